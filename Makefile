@@ -1,0 +1,26 @@
+# The README's two commands: `make quickstart` and `make test`. Both create or reuse .venv.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+QS_DIR ?= quickstart_out
+
+.PHONY: install test quickstart doctor bench clean-venv
+
+install: $(STAMP)
+
+$(STAMP): setup.cfg pyproject.toml constraints.txt requirements/lmms-eval-runtime.txt scripts/install.sh
+	bash scripts/install.sh $(VENV)
+	@touch $(STAMP)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+quickstart: $(STAMP)
+	$(BIN)/llava-ecg quickstart -o $(QS_DIR)
+
+doctor: $(STAMP)
+	$(BIN)/llava-ecg doctor
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,1 @@
+"""instruct stage."""

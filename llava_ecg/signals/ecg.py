@@ -1,0 +1,62 @@
+"""The one in-memory ECG type every stage shares.
+
+``ECG.signal`` is float32 (n_samples, n_leads) in millivolts, ``ECG.fs`` the sampling rate in Hz and
+``ECG.leads`` standard lead names, the 12 standard leads first in the order of ``STANDARD_LEADS``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+STANDARD_LEADS: tuple[str, ...] = (
+    "I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6",
+)
+
+
+class ECGReadError(ValueError):
+    """A record could not be read. The message names the file and the defect."""
+
+    def __init__(self, path, problem: str):
+        self.path = str(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}")
+
+
+@dataclass
+class ECG:
+    signal: np.ndarray
+    fs: float
+    leads: list[str]
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.signal = np.asarray(self.signal, dtype=np.float32)
+        if self.signal.ndim != 2:
+            raise ValueError(f"ECG.signal must be 2-D (n_samples, n_leads), got shape {self.signal.shape}")
+        if self.signal.shape[1] != len(self.leads):
+            raise ValueError(f"ECG has {self.signal.shape[1]} signal columns but {len(self.leads)} lead names")
+        if not self.fs or self.fs <= 0:
+            raise ValueError(f"ECG.fs must be positive, got {self.fs}")
+        self.leads = list(self.leads)
+
+    @property
+    def n_samples(self) -> int:
+        return int(self.signal.shape[0])
+
+    @property
+    def duration(self) -> float:
+        """Length in seconds."""
+        return self.n_samples / float(self.fs)
+
+    @property
+    def id(self) -> str:
+        return str(self.meta.get("id", ""))
+
+    def lead(self, name: str) -> np.ndarray:
+        """One lead's samples (mV), looked up case-insensitively."""
+        for i, lead in enumerate(self.leads):
+            if lead.lower() == name.lower():
+                return self.signal[:, i]
+        raise KeyError(f"lead {name!r} not in {self.leads}")
