@@ -14,7 +14,7 @@ $(STAMP): setup.cfg pyproject.toml constraints.txt requirements/lmms-eval-runtim
 	@touch $(STAMP)
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=15
 
 quickstart: $(STAMP)
 	$(BIN)/llava-ecg quickstart -o $(QS_DIR)

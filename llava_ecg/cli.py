@@ -17,6 +17,7 @@ COMMAND_MODULES = (
     "llava_ecg.instruct.commands",
     "llava_ecg.train.commands",
     "llava_ecg.eval.commands",
+    "llava_ecg.eval.lmms.commands",
     "llava_ecg.quickstart.commands",
 )
 
@@ -35,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:
-            if exc.name == name:  # stage without commands yet
+            if exc.name and name.startswith(exc.name):  # stage without commands yet
                 continue
             raise
         module.register(sub)

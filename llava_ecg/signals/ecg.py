@@ -60,3 +60,24 @@ class ECG:
             if lead.lower() == name.lower():
                 return self.signal[:, i]
         raise KeyError(f"lead {name!r} not in {self.leads}")
+
+    # Convenience wrappers around llava_ecg.signals.ops (each returns a new ECG).
+    def resample(self, fs: float) -> "ECG":
+        from .ops import resample
+        return resample(self, fs)
+
+    def crop_or_pad(self, duration: float, *, align: str = "start") -> "ECG":
+        from .ops import crop_or_pad
+        return crop_or_pad(self, duration, align=align)
+
+    def window(self, duration: float = 10.0, *, start: float | str = 0.0) -> "ECG":
+        from .ops import window
+        return window(self, duration, start=start)
+
+    def strip_zero_padding(self) -> "ECG":
+        from .ops import strip_zero_padding
+        return strip_zero_padding(self)
+
+    def select_leads(self, leads) -> "ECG":
+        from .ops import select_leads
+        return select_leads(self, leads)

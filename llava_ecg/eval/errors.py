@@ -1,0 +1,10 @@
+"""Typed errors of the eval stage; each names the file (or subset) and the problem."""
+from __future__ import annotations
+
+
+class EvalInputError(ValueError):
+    """Bad predictions or references: wrong format, mismatched lengths, unknown ids."""
+
+
+class JudgeNotConfigured(RuntimeError):
+    """A report/arena subset was scored without an LLM judge (no endpoint given)."""

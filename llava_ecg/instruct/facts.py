@@ -1,0 +1,289 @@
+"""The one adapter between a source's ``ECG.meta`` and the facts questions are asked about.
+
+Every task family reads a :class:`RecordFacts`, never ``ECG.meta`` directly, so supporting a new source (or
+a hospital's own export) means adding one extractor here. Measurements prefer the machine's own numbers
+(MIMIC-IV-ECG ``machine_measurements.csv``, measured values a reader put into ``meta``) and fall back to
+the documented signal estimate in :mod:`.measure` (heart rate, regularity, axis only).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+from typing import Any, Callable
+
+from . import labels as L
+
+# source key -> (ECGInstruct "source" value, image folder, ECGBench id prefix)
+SOURCES: dict[str, tuple[str, str, str]] = {
+    "ptbxl": ("PTB-XL", "ptb-xl", "ptb-xl"),
+    "mimic": ("MIMIC-IV-ECG", "mimic", "mimic"),
+    "code15": ("CODE-15%", "code15", "code15"),
+    "ecgqa": ("ECG-QA", "ptb-xl", "ptb-xl"),
+    "cpsc": ("CPSC-2018", "cpsc", "cpsc"),
+    "g12": ("G12EC", "g12", "g12"),
+    "csn": ("CSN", "csn", "csn"),
+    "synthetic": ("synthetic", "synthetic", "synthetic"),
+    "custom": ("custom", "custom", "custom"),
+}
+SOURCE_ALIASES = {
+    "ptb-xl": "ptbxl", "ptb_xl": "ptbxl", "mimic-iv-ecg": "mimic", "mimic-iv": "mimic", "code-15": "code15",
+    "code-15%": "code15", "ecg-qa": "ecgqa", "cpsc2018": "cpsc", "cpsc-2018": "cpsc", "georgia": "g12",
+    "g12ec": "g12", "chapman": "csn", "ningbo": "csn", "challenge": "custom", "wfdb": "custom",
+}
+MEASUREMENT_KEYS = ("hr", "pr", "qrs", "qt", "qtc", "axis")
+_PLAUSIBLE = {"hr": (15, 350), "pr": (40, 600), "qrs": (30, 300), "qt": (150, 800), "qtc": (200, 800),
+              "axis": (-180, 360), "rr_cv": (0, 5)}
+
+
+def canonical_source(name: str | None) -> str:
+    if not name:
+        return "custom"
+    key = str(name).strip().lower()
+    key = SOURCE_ALIASES.get(key, key)
+    if key not in SOURCES:
+        raise ValueError(f"unknown source {name!r}; known: {', '.join(sorted(SOURCES))}")
+    return key
+
+
+@dataclass
+class RecordFacts:
+    record: str
+    source: str
+    space: L.LabelSpace
+    labels: list[L.Label] = field(default_factory=list)
+    measurements: dict[str, float] = field(default_factory=dict)
+    measurement_origin: str = "none"  # machine | signal | none
+    report: str | None = None
+    patient: str | None = None
+    superclasses: list[str] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        """Record file stem (``00001_hr``, ``44111511``, ``1109348``)."""
+        ref = self.record.split("::")[-1]
+        return PurePosixPath(ref.replace("\\", "/")).name.removesuffix(".hea").removesuffix(".mat")
+
+    @property
+    def source_name(self) -> str:
+        return SOURCES[self.source][0]
+
+    def family_labels(self, family: str) -> list[L.Label]:
+        return [label for label in self.labels if label.family == family]
+
+    def label_codes(self) -> list[str]:
+        return [label.code for label in self.labels]
+
+
+# --- measurement helpers ----------------------------------------------------------------------------------------
+def _number(value: Any) -> float | None:
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(x) or math.isinf(x) else x
+
+
+def clean_measurements(raw: dict[str, Any]) -> dict[str, float]:
+    """Keep plausible finite values (drops blanks, NaN and sentinels such as 29999)."""
+    out = {}
+    for key, (lo, hi) in _PLAUSIBLE.items():
+        x = _number(raw.get(key))
+        if x is not None and lo <= x <= hi:
+            out[key] = x
+    if "axis" in out and out["axis"] > 180:
+        out["axis"] -= 360
+    return out
+
+
+def mimic_measurements(row: dict[str, Any]) -> dict[str, float]:
+    """Features from a MIMIC-IV-ECG ``machine_measurements.csv`` row (times in ms from recording start)."""
+    get = lambda k: _number(row.get(k))  # noqa: E731
+    rr, p_on, qrs_on, qrs_off, t_end = (get(k) for k in ("rr_interval", "p_onset", "qrs_onset", "qrs_end", "t_end"))
+    raw: dict[str, Any] = {"axis": get("qrs_axis")}
+    if rr and 200 <= rr <= 4000:
+        raw["hr"] = round(60000.0 / rr)
+    if p_on is not None and qrs_on is not None:
+        raw["pr"] = qrs_on - p_on
+    if qrs_on is not None and qrs_off is not None:
+        raw["qrs"] = qrs_off - qrs_on
+    if qrs_on is not None and t_end is not None:
+        raw["qt"] = t_end - qrs_on
+        if rr and 200 <= rr <= 4000:
+            raw["qtc"] = round(raw["qt"] / math.sqrt(rr / 1000.0))  # Bazett
+    return clean_measurements(raw)
+
+
+# --- per-source extractors -------------------------------------------------------------------------------------
+Extractor = Callable[[dict[str, Any], RecordFacts], None]
+EXTRACTORS: dict[str, Extractor] = {}
+
+
+def extractor(*sources: str):
+    def wrap(fn: Extractor) -> Extractor:
+        for s in sources:
+            EXTRACTORS[s] = fn
+        return fn
+    return wrap
+
+
+def _scp_codes(meta) -> dict[str, float]:
+    codes = meta.get("scp_codes") or {}
+    if isinstance(codes, str):
+        import ast
+        codes = ast.literal_eval(codes)
+    if isinstance(codes, (list, tuple)):
+        codes = {c: 100.0 for c in codes}
+    return dict(codes)
+
+
+@extractor("ptbxl", "ecgqa")
+def _ptbxl(meta, facts):
+    codes = _scp_codes(meta)
+    facts.space = L.PTBXL_SPACE
+    facts.labels = [L.PTBXL_SPACE.by_code[c] for c in codes if c in L.PTBXL_SPACE]
+    facts.superclasses = list(meta.get("superclasses") or L.ptbxl_superclasses(codes))
+    facts.report = meta.get("report_en") or meta.get("report") or None
+
+
+@extractor("code15")
+def _code15(meta, facts):
+    facts.space = L.CODE15_SPACE
+    raw = meta.get("labels") or {}
+    present = [k for k, v in raw.items() if _truthy(v)] if isinstance(raw, dict) else list(raw)
+    for label in L.CODE15_SPACE.labels:  # also accept flat exams.csv columns in meta
+        if _truthy(meta.get(label.code)) and label.code not in present:
+            present.append(label.code)
+    facts.labels = [L.CODE15_SPACE.by_code[c] for c in present if c in L.CODE15_SPACE]
+    normal = meta.get("normal_ecg")
+    if normal is not None:
+        facts.superclasses = ["NORM"] if _truthy(normal) else ["ABNORMAL"]
+
+
+@extractor("cpsc")
+def _cpsc(meta, facts):
+    facts.space = L.CPSC_SPACE
+    codes = []
+    for dx in _dx_list(meta):
+        code = L.CPSC_SNOMED.get(dx, dx if dx in L.CPSC_SPACE else None)
+        if code and code not in codes:
+            codes.append(code)
+    facts.labels = [L.CPSC_SPACE.by_code[c] for c in codes]
+
+
+@extractor("g12", "csn")
+def _challenge(meta, facts):
+    space = challenge_space(facts.source)
+    facts.space = space
+    codes = []
+    for dx in _dx_list(meta):
+        label = space.get(dx) or space.get(_SNOMED_TO_ABBR.get(facts.source, {}).get(dx, ""))
+        if label and label.code not in codes:
+            codes.append(label.code)
+    facts.labels = [space.by_code[c] for c in codes]
+
+
+@extractor("mimic", "synthetic", "custom")
+def _generic(meta, facts):
+    facts.space = L.GENERIC_SPACE
+    report = meta.get("report")
+    if isinstance(report, (list, tuple)):
+        report = "\n".join(str(s) for s in report if s)
+    statements = meta.get("statements")
+    if not report and statements:
+        report = "\n".join(str(s) for s in statements if s)
+    facts.report = report or None
+    codes: list[str] = []
+    raw_labels = meta.get("labels") or []
+    if isinstance(raw_labels, dict):
+        raw_labels = [k for k, v in raw_labels.items() if _truthy(v)]
+    for name in [*raw_labels, meta.get("rhythm") or ""]:
+        code = L.generic_code(str(name)) if name else None
+        if code and code not in codes:
+            codes.append(code)
+    if facts.report:
+        codes += [c for c in L.generic_codes_from_text(facts.report) if c not in codes]
+    facts.labels = [L.GENERIC_SPACE.by_code[c] for c in codes]
+    if "machine_measurements" in meta:
+        facts.measurements = mimic_measurements(meta["machine_measurements"])
+
+
+def _truthy(v) -> bool:
+    if isinstance(v, str):
+        return v.strip().lower() in ("true", "1", "yes")
+    return bool(v) and not (isinstance(v, float) and math.isnan(v))
+
+
+def _dx_list(meta) -> list[str]:
+    raw = meta.get("dx", meta.get("labels", meta.get("snomed", [])))
+    if isinstance(raw, str):
+        raw = raw.split(",")
+    return [str(x).strip() for x in raw or [] if str(x).strip()]
+
+
+# G12EC/CSN label spaces come from the signals stage's SNOMED maps (abbreviation + Dx name per code).
+_CHALLENGE_SPACES: dict[str, L.LabelSpace] = {}
+_SNOMED_TO_ABBR: dict[str, dict[str, str]] = {}
+
+
+def challenge_space(source: str) -> L.LabelSpace:
+    if source not in _CHALLENGE_SPACES:
+        from .sources import challenge_label_table
+        table = challenge_label_table(source)  # [(snomed, abbr, name)]
+        labels, seen = [], set()
+        for _snomed, abbr, name in table:
+            if abbr in seen:
+                continue
+            seen.add(abbr)
+            family = "rhythm" if _is_rhythm_name(name) else "morphology"
+            labels.append(L.Label(abbr, name, family))
+        _CHALLENGE_SPACES[source] = L.register_space(L.LabelSpace(source, labels))
+        _SNOMED_TO_ABBR[source] = {s: a for s, a, _n in table}
+    return _CHALLENGE_SPACES[source]
+
+
+_RHYTHM_WORDS = ("rhythm", "brady", "tachy", "fibrillation", "flutter", "block", "premature", "ectopic",
+                 "pacing", "paced", "pacemaker", "beats", "arrhythmia", "wandering", "escape", "bigeminy",
+                 "trigeminy", "complexes", "wolff", "pre-excitation", "av ", "conduction")
+
+
+def _is_rhythm_name(name: str) -> bool:
+    lowered = name.lower()
+    return any(w in lowered for w in _RHYTHM_WORDS)
+
+
+# --- entry -----------------------------------------------------------------------------------------------------
+def record_facts(record: str, ecg, source: str | None = None, *, estimate: bool = True) -> RecordFacts:
+    """Facts about one record. ``source`` defaults to ``ecg.meta["source"]`` (else ``custom``)."""
+    meta = ecg.meta or {}
+    key = canonical_source(source or meta.get("source"))
+    facts = RecordFacts(record=str(record), source=key, space=L.GENERIC_SPACE)
+    EXTRACTORS[key](meta, facts)
+    facts.patient = _first_str(meta, "patient_id", "subject_id", "patient")
+    if not facts.measurements:
+        measured = clean_measurements({k: meta.get(k) for k in (*MEASUREMENT_KEYS, "rr_cv")})
+        if measured:
+            facts.measurements, facts.measurement_origin = measured, "machine"
+    else:
+        facts.measurement_origin = "machine"
+    # The estimate costs ~1 ms a record, so it only runs when the basic numbers are missing.
+    if estimate and ecg.signal.size and not {"hr", "axis"} <= facts.measurements.keys():
+        estimated = {k: v for k, v in clean_measurements(_estimate(ecg)).items() if k not in facts.measurements}
+        if estimated:
+            facts.measurements.update(estimated)
+            if facts.measurement_origin == "none":
+                facts.measurement_origin = "signal"
+    return facts
+
+
+def _estimate(ecg) -> dict[str, float]:
+    from .measure import estimate_features
+    return estimate_features(ecg)
+
+
+def _first_str(meta, *keys) -> str | None:
+    for k in keys:
+        v = meta.get(k)
+        if v is not None and not (isinstance(v, float) and math.isnan(v)) and str(v) != "":
+            return str(int(v)) if isinstance(v, float) and v.is_integer() else str(v)
+    return None

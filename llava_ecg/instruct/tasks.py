@@ -1,0 +1,430 @@
+"""Task families x formats: each registered task turns one record's facts into one conversation.
+
+``@task(family, fmt)`` registers a function ``(facts, rng) -> Item | None`` (``None``: the record has nothing
+to ask in that combination). Answers are computed from :class:`~.facts.RecordFacts` only, so they always
+agree with the record's labels and measurements. Phrasings are lists of variants chosen by the seeded
+``rng``; the chosen variant is recorded as the item's template id (``family.format.kind#index``).
+"""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from .facts import RecordFacts
+from .labels import Label
+
+FORMATS: dict[str, str] = {  # format key -> ECGInstruct metadata "type"
+    "close": "close-ended",
+    "open": "open-ended",
+    "fill": "fill-in-the-blank",
+    "mcq": "multiple-choice",
+    "multi": "multi-turn",
+}
+LETTERS = "ABCDEFGH"
+IMAGE_TOKEN = "<image>"
+
+
+@dataclass
+class Item:
+    family: str
+    format: str
+    turns: list[tuple[str, str]]  # (human, gpt)
+    template: str
+    asked: list[str] = field(default_factory=list)  # label codes / measurement keys the item is about
+    truth: dict[str, Any] = field(default_factory=dict)  # structured answer, for checks and the manifest
+
+    @property
+    def type(self) -> str:
+        return FORMATS[self.format]
+
+
+TaskFn = Callable[[RecordFacts, random.Random], "Item | None"]
+TASKS: dict[tuple[str, str], TaskFn] = {}
+
+
+def task(family: str, fmt: str):
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}")
+
+    def wrap(fn: TaskFn) -> TaskFn:
+        TASKS[(family, fmt)] = fn
+        return fn
+    return wrap
+
+
+def pick(rng: random.Random, key: str, variants: list[str]) -> tuple[str, str]:
+    """Choose a phrasing; returns (template id, text)."""
+    i = rng.randrange(len(variants))
+    return f"{key}#{i}", variants[i]
+
+
+def join_names(names: list[str]) -> str:
+    if len(names) <= 1:
+        return "".join(names)
+    return ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def mcq_block(options: list[str]) -> str:
+    return "\n".join(f"{LETTERS[i]}. {text}" for i, text in enumerate(options))
+
+
+def mcq_answer(letter: str, text: str) -> str:
+    """The parseable last line of every multiple-choice answer."""
+    return f"Answer: {letter}. {text}"
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# feature family: rate, regularity, intervals, axis
+# ----------------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Measure:
+    key: str
+    name: str
+    unit: str
+    bins: tuple[tuple[float, float, str, str], ...]  # [lo, hi) on the rounded value, range text, meaning
+
+    def value(self, facts: RecordFacts) -> int | None:
+        v = facts.measurements.get(self.key)
+        return None if v is None else int(round(v))
+
+    def bin_index(self, v: int) -> int:
+        for i, (lo, hi, _t, _m) in enumerate(self.bins):
+            if lo <= v < hi:
+                return i
+        raise ValueError(f"{self.name} {v} outside every bin")
+
+    def show(self, v: int) -> str:
+        return f"{v:+d}°" if self.key == "axis" else f"{v} {self.unit}"
+
+
+INF = float("inf")
+MEASURES: dict[str, Measure] = {m.key: m for m in (
+    Measure("hr", "heart rate", "bpm", (
+        (0, 60, "below 60 bpm", "consistent with bradycardia"),
+        (60, 101, "between 60 and 100 bpm", "within the normal range"),
+        (101, 151, "between 101 and 150 bpm", "consistent with tachycardia"),
+        (151, INF, "above 150 bpm", "a marked tachycardia"))),
+    Measure("pr", "PR interval", "ms", (
+        (0, 120, "shorter than 120 ms", "a short PR interval"),
+        (120, 201, "between 120 and 200 ms", "within normal limits"),
+        (201, 301, "between 201 and 300 ms", "prolonged, as in first-degree AV block"),
+        (301, INF, "longer than 300 ms", "markedly prolonged"))),
+    Measure("qrs", "QRS duration", "ms", (
+        (0, 110, "shorter than 110 ms", "a narrow QRS complex"),
+        (110, 120, "between 110 and 119 ms", "borderline wide, as in incomplete bundle branch block"),
+        (120, 161, "between 120 and 160 ms", "a wide QRS complex"),
+        (161, INF, "longer than 160 ms", "a markedly wide QRS complex"))),
+    Measure("qtc", "corrected QT interval (QTc)", "ms", (
+        (0, 350, "shorter than 350 ms", "a short QTc"),
+        (350, 451, "between 350 and 450 ms", "within normal limits"),
+        (451, 501, "between 451 and 500 ms", "prolonged"),
+        (501, INF, "longer than 500 ms", "markedly prolonged"))),
+    Measure("qt", "QT interval", "ms", (
+        (0, 350, "shorter than 350 ms", "short"),
+        (350, 441, "between 350 and 440 ms", "in the usual range"),
+        (441, 501, "between 441 and 500 ms", "long"),
+        (501, INF, "longer than 500 ms", "very long"))),
+    Measure("axis", "QRS axis", "degrees", (
+        (-180, -90, "between -180° and -91° (extreme axis deviation)", "an extreme (northwest) axis"),
+        (-90, -30, "between -90° and -31° (left axis deviation)", "left axis deviation"),
+        (-30, 91, "between -30° and +90° (normal axis)", "a normal axis"),
+        (91, 181, "between +91° and +180° (right axis deviation)", "right axis deviation"))),
+)}
+IRREGULAR_RR_CV = 0.12
+
+
+def _measure(facts: RecordFacts, rng: random.Random) -> tuple[Measure, int] | None:
+    available = [m for m in MEASURES.values() if m.value(facts) is not None]
+    if not available:
+        return None
+    m = rng.choice(available)
+    return m, m.value(facts)
+
+
+def _describe(m: Measure, v: int) -> str:
+    _lo, _hi, _text, meaning = m.bins[m.bin_index(v)]
+    return f"The {m.name} is about {m.show(v)}, {meaning}."
+
+
+@task("feature", "close")
+def feature_close(facts, rng):
+    has_rr = "rr_cv" in facts.measurements
+    if has_rr and rng.random() < 0.25 or has_rr and not _measure(facts, random.Random(0)):
+        irregular = facts.measurements["rr_cv"] > IRREGULAR_RR_CV
+        ask_regular = rng.random() < 0.5
+        tid, q = pick(rng, "feature.close.regularity", [
+            "Is the rhythm {}?", "Are the R-R intervals {} on this ECG?", "Would you describe the ventricular rhythm as {}?"])
+        q = q.format("regular" if ask_regular else "irregular")
+        yes = ask_regular != irregular
+        why = "The R-R intervals vary markedly from beat to beat." if irregular else \
+            "The R-R intervals are nearly constant."
+        return Item("feature", "close", [(q + _yes_no_suffix(rng), f"{'Yes' if yes else 'No'}. {why}")], tid,
+                    ["rr_cv"], {"yes": yes})
+    chosen = _measure(facts, rng)
+    if not chosen:
+        return None
+    m, v = chosen
+    true_bin = m.bin_index(v)
+    asked_bin = true_bin if rng.random() < 0.5 else rng.choice([i for i in range(len(m.bins)) if i != true_bin])
+    tid, q = pick(rng, "feature.close.range", [
+        "Is the {name} {range}?", "Based on the tracing, is the {name} {range}?",
+        "Would you estimate the {name} to be {range}?", "Does the {name} on this ECG fall {range}?"])
+    q = q.format(name=m.name, range=m.bins[asked_bin][2])
+    yes = asked_bin == true_bin
+    return Item("feature", "close", [(q + _yes_no_suffix(rng), f"{'Yes' if yes else 'No'}. {_describe(m, v)}")],
+                tid, [m.key], {"yes": yes, "value": v})
+
+
+def _yes_no_suffix(rng: random.Random) -> str:
+    return rng.choice(["", " Answer yes or no.", " Please answer yes or no and give a short reason."])
+
+
+@task("feature", "open")
+def feature_open(facts, rng):
+    chosen = _measure(facts, rng)
+    if not chosen:
+        return None
+    m, v = chosen
+    tid, q = pick(rng, "feature.open", [
+        "What is the {name} on this ECG?", "Estimate the {name} from this ECG image.",
+        "How would you characterise the {name} in this tracing?", "Measure the {name} and interpret it."])
+    return Item("feature", "open", [(q.format(name=m.name), _describe(m, v))], tid, [m.key], {"value": v})
+
+
+@task("feature", "fill")
+def feature_fill(facts, rng):
+    chosen = _measure(facts, rng)
+    if not chosen:
+        return None
+    m, v = chosen
+    unit = "degrees" if m.key == "axis" else m.unit
+    tid, q = pick(rng, "feature.fill", [
+        "Fill in the blank: the {name} on this ECG is approximately ___ {unit}.",
+        "Complete the sentence with a number: \"The {name} measures about ___ {unit}.\"",
+        "The {name} shown here is ___ {unit}. Fill in the blank with your estimate."])
+    return Item("feature", "fill", [(q.format(name=m.name, unit=unit), str(v))], tid, [m.key], {"value": v})
+
+
+@task("feature", "mcq")
+def feature_mcq(facts, rng):
+    chosen = _measure(facts, rng)
+    if not chosen:
+        return None
+    m, v = chosen
+    i = m.bin_index(v)
+    options = [b[2] for b in m.bins]
+    tid, q = pick(rng, "feature.mcq", [
+        "Which option best describes the {name} on this ECG?", "What is the {name} in this tracing?",
+        "Select the range that contains the {name}."])
+    answer = mcq_answer(LETTERS[i], options[i])
+    if rng.random() < 0.5:
+        answer = f"The {m.name} is about {m.show(v)}.\n{answer}"
+    return Item("feature", "mcq", [(f"{q.format(name=m.name)}\n{mcq_block(options)}", answer)], tid, [m.key],
+                {"letter": LETTERS[i], "value": v, "options": options})
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# rhythm and morphology families: the same question shapes over the record's labels of that family
+# ----------------------------------------------------------------------------------------------------------------
+FAMILY_WORDS = {"rhythm": "rhythm or conduction", "morphology": "morphology or diagnostic"}
+# Groups where codes overlap (MI localisations, ST/T subtypes, hypertrophy forms): a sibling of a present code
+# is never used as a negative, since "No" could be wrong for an overlapping localisation.
+OVERLAPPING_GROUPS = {"MI", "STTC", "HYP"}
+# A code is never a negative when the record has one of these (sinus bradycardia *is* a sinus rhythm).
+NOT_NEGATIVE_WHEN = {"SR": {"SB", "SBRAD", "STACH", "ST", "SARRH"}, "NORM": set()}
+
+
+def negatives(facts: RecordFacts, family: str) -> list[Label]:
+    present = set(facts.label_codes())
+    groups = {label.group for label in facts.labels if label.group in OVERLAPPING_GROUPS}
+    out = []
+    for label in facts.space.family(family):
+        if label.code in present or label.group in groups:
+            continue
+        if NOT_NEGATIVE_WHEN.get(label.code, set()) & present:
+            continue
+        out.append(label)
+    return out
+
+
+def _lower_first(name: str) -> str:
+    return name[:1].lower() + name[1:] if name[:2] != name[:2].upper() else name
+
+
+def _label_close(family: str):
+    def fn(facts, rng):
+        positives, negs = facts.family_labels(family), negatives(facts, family)
+        small = len(facts.space.family(family)) <= 12
+        if small and rng.random() < 0.3:
+            return _select_all(facts, family, rng)
+        ask_positive = positives and (not negs or rng.random() < 0.5)
+        if not ask_positive and not negs:
+            return None
+        label = rng.choice(positives) if ask_positive else rng.choice(negs)
+        tid, q = pick(rng, f"{family}.close.verify", [
+            "Does this ECG show {name}?", "Is there evidence of {name} on this ECG?",
+            "Can {name} be identified in this tracing?", "Based on the image, is {name} present?"])
+        q = q.format(name=_lower_first(label.name)) + _yes_no_suffix(rng)
+        answer = f"Yes, the ECG shows {_lower_first(label.name)}." if ask_positive else \
+            f"No, there is no {_lower_first(label.name)}."
+        return Item(family, "close", [(q, answer)], tid, [label.code], {"yes": bool(ask_positive)})
+    return fn
+
+
+def _select_all(facts: RecordFacts, family: str, rng: random.Random) -> Item:
+    options = facts.space.family(family)
+    present = [label.code for label in facts.family_labels(family)]
+    tid, q = pick(rng, f"{family}.close.select", [
+        "Identify all fitting options from the provided list, and enumerate them using semicolon: {opts}. "
+        "Only answer based on the given options without any explanation.",
+        "Which of the following {word} findings are present on this ECG? {opts}. "
+        "List the abbreviations separated by semicolons, or answer none.",
+        "Select every applicable label for this ECG from: {opts}. Separate your picks with semicolons."])
+    q = q.format(opts=", ".join(label.display() for label in options), word=FAMILY_WORDS[family])
+    answer = "; ".join(present) if present else "none"
+    return Item(family, "close", [(q, answer)], tid, [label.code for label in options], {"codes": present})
+
+
+def _label_open(family: str):
+    def fn(facts, rng):
+        positives = facts.family_labels(family)
+        if not positives:
+            return None
+        names = [_lower_first(label.name) for label in positives]
+        tid, q = pick(rng, f"{family}.open", {
+            "rhythm": ["Describe the rhythm and conduction on this ECG.", "What rhythm does this ECG show?",
+                       "Analyse the cardiac rhythm in this image, including any conduction abnormality.",
+                       "What arrhythmia or conduction findings, if any, are present?"],
+            "morphology": ["What morphological or diagnostic findings does this ECG show?",
+                           "Describe the waveform morphology and the main diagnosis.",
+                           "Identify any pathology visible on this ECG.",
+                           "What is the diagnostic interpretation of this tracing?"]}[family])
+        answer = f"The ECG shows {join_names(names)}."
+        return Item(family, "open", [(q, answer)], tid, [label.code for label in positives],
+                    {"codes": [label.code for label in positives]})
+    return fn
+
+
+def _label_fill(family: str):
+    def fn(facts, rng):
+        positives = facts.family_labels(family)
+        if not positives:
+            return None
+        label = rng.choice(positives)
+        word = {"rhythm": "rhythm or conduction", "morphology": "morphological or diagnostic"}[family]
+        tid, q = pick(rng, f"{family}.fill", [
+            "Fill in the blank with one {word} finding: \"This ECG shows ___.\"",
+            "Complete the sentence: \"A {word} finding on this tracing is ___.\"",
+            "This ECG demonstrates ___ (one {word} finding). Fill in the blank."])
+        return Item(family, "fill", [(q.format(word=word), _lower_first(label.name))], tid, [label.code],
+                    {"accepted": [label.code for label in positives]})
+    return fn
+
+
+def _label_mcq(family: str):
+    def fn(facts, rng):
+        positives, negs = facts.family_labels(family), negatives(facts, family)
+        if not positives or len(negs) < 2:
+            return None
+        correct = rng.choice(positives)
+        options = [correct, *rng.sample(negs, min(3, len(negs)))]
+        rng.shuffle(options)
+        i = options.index(correct)
+        texts = [_upper_first(label.name) for label in options]
+        tid, q = pick(rng, f"{family}.mcq", {
+            "rhythm": ["Which of the following rhythm or conduction findings is present on this ECG?",
+                       "What is the most accurate rhythm finding for this ECG?",
+                       "Which finding regarding rhythm and conduction does this tracing show?"],
+            "morphology": ["Which of the following findings is present on this ECG?",
+                           "Which diagnosis is supported by this ECG?",
+                           "Select the morphological finding shown in this tracing."]}[family])
+        lead = rng.choice(["", "Time for a multiple-choice question. ", "Choose one option. "])
+        return Item(family, "mcq", [(f"{lead}{q}\n{mcq_block(texts)}", mcq_answer(LETTERS[i], texts[i]))], tid,
+                    [label.code for label in options], {"letter": LETTERS[i], "code": correct.code,
+                                                        "options": [label.code for label in options]})
+    return fn
+
+
+def _upper_first(name: str) -> str:
+    return name[:1].upper() + name[1:]
+
+
+for _family in ("rhythm", "morphology"):
+    task(_family, "close")(_label_close(_family))
+    task(_family, "open")(_label_open(_family))
+    task(_family, "fill")(_label_fill(_family))
+    task(_family, "mcq")(_label_mcq(_family))
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# report family and multi-turn dialogues
+# ----------------------------------------------------------------------------------------------------------------
+_GERMAN_MARKERS = (" und ", "rhythmus", "lagetyp", " ekg", "unbest", "verdacht", "linkstyp", "normales",
+                   "keine", " bei ", "fÖrmaks", "förmaks", "sinusrytm")
+
+
+def is_probably_english(text: str) -> bool:
+    lowered = f" {text.lower()} "
+    return not any(marker in lowered for marker in _GERMAN_MARKERS)
+
+
+def clean_report(text: str) -> str:
+    text = " ".join(str(text).split())
+    return text[:1].upper() + text[1:]
+
+
+def templated_report(facts: RecordFacts) -> str | None:
+    """A short structured report from labels and measurements (sources without free-text reports)."""
+    rhythm = [_lower_first(label.name) for label in facts.family_labels("rhythm")]
+    morph = [_lower_first(label.name) for label in facts.family_labels("morphology")]
+    parts = []
+    if rhythm:
+        parts.append(f"Rhythm: {join_names(rhythm)}.")
+    for key in ("hr", "pr", "qrs", "qtc", "axis"):
+        m = MEASURES[key]
+        v = m.value(facts)
+        if v is not None:
+            parts.append(_describe(m, v))
+    if morph:
+        parts.append(f"Findings: {join_names(morph)}.")
+    return " ".join(parts) if (rhythm or morph) else None
+
+
+@task("report", "open")
+def report_open(facts, rng):
+    text, kind = None, "free"
+    if facts.report and is_probably_english(facts.report):
+        text = clean_report(facts.report)
+    elif not facts.report:
+        text, kind = templated_report(facts), "templated"
+    if not text:
+        return None
+    tid, q = pick(rng, f"report.open.{kind}", [
+        "Write a clinical report for this ECG.", "Review the ECG image and produce a concise diagnostic report.",
+        "Interpret this 12-lead ECG as a cardiologist would in a written report.",
+        "Provide a report describing the rhythm, intervals, axis and any abnormalities on this ECG."])
+    return Item("report", "open", [(q, text)], tid, [], {"report_kind": kind})
+
+
+@task("report", "multi")
+def multi_turn(facts, rng):
+    turns, asked = [], []
+    chosen = _measure(facts, rng)
+    if chosen:
+        m, v = chosen
+        turns.append((f"What is the {m.name} on this ECG?", _describe(m, v)))
+        asked.append(m.key)
+    for family, question in (("rhythm", "What is the rhythm, and is there any conduction abnormality?"),
+                             ("morphology", "Are there any morphological or diagnostic findings?")):
+        labels = facts.family_labels(family)
+        if labels:
+            turns.append((question, f"The ECG shows {join_names([_lower_first(x.name) for x in labels])}."))
+            asked += [x.code for x in labels]
+    summary = templated_report(facts)
+    if summary and len(turns) >= 2:
+        turns.append(("Summarise your overall interpretation.", summary))
+    if len(turns) < 2:
+        return None
+    n = rng.randint(2, min(4, len(turns)))
+    return Item("report", "multi", turns[:n], "report.multi.features-to-diagnosis#0", asked, {"turns": n})

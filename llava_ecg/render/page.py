@@ -1,0 +1,224 @@
+"""Draws a clean ECG page straight into a palette image: no matplotlib, no per-sample Python.
+
+Why this design (figures in docs/rendering.md): the grid never depends on the signal, so it is a cached
+array of pixel classes (paper / 1 mm / 5 mm). Traces, pulses and text go into one 8-bit ink-coverage layer
+(OpenCV anti-aliased polylines with sub-pixel coordinates, one call for the whole page; Pillow for text).
+The page is then ``class * 16 + coverage level``, i.e. an index into a 48-colour palette, which gives a
+1-byte-per-pixel image that PNG encodes several times faster than RGB and JPEG/augmentation can expand to RGB
+in ~2 ms.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+
+import cv2
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from .errors import RenderError
+from .header import header_lines
+from .layouts import Layout, get_layout
+from .paper import GRIDS, LEVELS, PAPERS, background_classes, page_pixels, palette, px_per_mm
+from .spec import RenderSpec
+
+TRACE_WIDTH_MM = 250.0  # 10 s at 25 mm/s; the time a page shows is this width divided by the speed
+HEADER_MM = 20.0
+TOP_MM = 5.0
+FOOTER_MM = 9.0
+FIT_ROW_MM = 40.0
+LABEL_MM = 3.2  # text height
+SHIFT = 4  # OpenCV fixed-point bits: coordinates are drawn to 1/16 px
+
+
+@dataclass(frozen=True)
+class PanelBox:
+    """Where one lead was drawn, in pixels of the clean page, and which record time it shows."""
+    lead: str  # lead drawn (after fallback), as named in the record
+    label: str
+    row: int
+    x0: float
+    x1: float
+    baseline: float
+    t0: float  # seconds into the record
+    t1: float
+    drawn: bool  # False: the record has no usable data for this lead, the panel is left blank
+
+
+@dataclass(frozen=True)
+class PageGeometry:
+    width: int
+    height: int
+    dpi: float
+    px_per_mm: float
+    px_per_s: float
+    px_per_mv: float
+    layout: str
+    panels: tuple[PanelBox, ...]
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@lru_cache(maxsize=32)
+def _font(size_px: int) -> ImageFont.FreeTypeFont:
+    # Pillow's bundled font: identical glyphs on every machine, so images do not depend on system fonts.
+    return ImageFont.load_default(size=max(6, int(size_px)))
+
+
+def _page_size_mm(spec: RenderSpec, layout: Layout) -> tuple[float, float]:
+    paper = spec.paper or layout.paper
+    if PAPERS[paper] is not None:
+        return PAPERS[paper]
+    height = TOP_MM + layout.rows * FIT_ROW_MM + (FOOTER_MM if spec.footer else 3.0)
+    return 15.0 + TRACE_WIDTH_MM + 5.0, height + (HEADER_MM if spec.header else 0.0)
+
+
+def _usable_leads(ecg) -> dict[str, int]:
+    """Lower-cased lead name -> column, for leads with at least one finite sample."""
+    finite = np.isfinite(ecg.signal).any(axis=0)
+    return {name.lower(): i for i, name in enumerate(ecg.leads) if finite[i]}
+
+
+def _check(ecg, spec: RenderSpec) -> None:
+    name = ecg.meta.get("id") or "ECG"
+    if ecg.n_samples == 0 or len(ecg.leads) == 0:
+        raise RenderError(f"{name}: empty signal {ecg.signal.shape}; nothing to draw")
+    if not np.isfinite(ecg.signal).any():
+        raise RenderError(f"{name}: signal has no finite samples (all NaN/inf)")
+    if spec.start >= ecg.duration:
+        raise RenderError(f"{name}: page start {spec.start} s is past the record's end ({ecg.duration:.2f} s)")
+
+
+def _polyline_runs(x: np.ndarray, y: np.ndarray) -> list[np.ndarray]:
+    """Fixed-point (N, 1, 2) int32 polylines, split at non-finite samples (NaN runs become gaps)."""
+    ok = np.isfinite(y)
+    if not ok.any():
+        return []
+    pts = np.empty((x.size, 1, 2), dtype=np.int32)
+    scale = 1 << SHIFT
+    pts[:, 0, 0] = np.rint(x * scale)
+    pts[:, 0, 1] = np.rint(np.clip(np.where(ok, y, 0.0), -1e6, 1e6) * scale)
+    if ok.all():
+        return [pts]
+    edges = np.flatnonzero(np.diff(ok.astype(np.int8))) + 1
+    bounds = np.concatenate([[0], edges, [ok.size]])
+    return [pts[a:b] for a, b in zip(bounds[:-1], bounds[1:]) if ok[a]]
+
+
+def draw_page(ecg, spec: RenderSpec, *, grid: str | None = None) -> tuple[Image.Image, PageGeometry]:
+    """The clean page as a palette ("P") image, plus where every panel went.
+
+    ``grid`` overrides ``spec.grid`` (distortions use it to drop the grid).
+    """
+    _check(ecg, spec)
+    grid = grid or spec.grid
+    layout = get_layout(spec.layout, spec.rhythm_lead)
+    size_mm = _page_size_mm(spec, layout)
+    k = px_per_mm(spec.dpi)
+    width, height = page_pixels(size_mm, spec.dpi)
+    header_mm = HEADER_MM if spec.header else 0.0
+    paper_like = PAPERS[spec.paper or layout.paper] is not None
+    x0_mm = 5 * math.ceil(((size_mm[0] - TRACE_WIDTH_MM - 7) / 2 + 7) / 5) if paper_like else 15.0
+    top = header_mm + TOP_MM
+    bottom = size_mm[1] - (FOOTER_MM if spec.footer else 3.0)
+    row_mm = (bottom - top) / layout.rows
+    baselines = [round(top + row_mm * (r + 0.6)) for r in range(layout.rows)]
+    seconds = TRACE_WIDTH_MM / spec.speed
+
+    usable = _usable_leads(ecg)
+    if not usable:
+        raise RenderError(f"{ecg.meta.get('id') or 'ECG'}: no lead has finite samples")
+    first_lead = ecg.leads[min(usable.values())]
+
+    width_px = spec.line_width * k
+    dilate = int(round(width_px)) if spec.antialias and width_px >= 1.5 else 1
+    offset = 0.5 if dilate % 2 == 0 else 0.0  # an even dilation kernel shifts by half a pixel; pre-compensate
+
+    lines: list[np.ndarray] = []
+    boxes: list[PanelBox] = []
+    fs = float(ecg.fs)
+    n = ecg.n_samples
+    for panel in layout.panels:
+        lead = panel.lead
+        strip = panel.start == 0.0 and panel.stop == 1.0
+        if lead.lower() not in usable and strip:
+            lead = first_lead  # a rhythm strip falls back to the first usable lead
+        col = usable.get(lead.lower())
+        t0 = spec.start + panel.start * seconds
+        t1 = spec.start + panel.stop * seconds
+        px0 = (x0_mm + panel.start * TRACE_WIDTH_MM) * k
+        px1 = (x0_mm + panel.stop * TRACE_WIDTH_MM) * k
+        base = baselines[panel.row] * k
+        drawn = False
+        if col is not None:
+            i0 = max(0, math.ceil(t0 * fs - 1e-9))
+            i1 = min(n - 1, math.floor(t1 * fs + 1e-9))
+            if i1 > i0:
+                idx = np.arange(i0, i1 + 1)
+                x = (x0_mm + (idx / fs - spec.start) * spec.speed) * k - offset
+                y = base - ecg.signal[i0:i1 + 1, col].astype(np.float64) * spec.gain * k - offset
+                runs = _polyline_runs(x, y)
+                lines += runs
+                drawn = bool(runs)
+        label = ecg.leads[col] if col is not None else lead
+        boxes.append(PanelBox(label if col is not None else lead, label, panel.row, px0, px1, base, t0, t1, drawn))
+        if panel.start > 0:  # column separator
+            sep = np.array([[px0, base - 2.5 * k], [px0, base + 2.5 * k]]) - offset
+            lines.append(np.rint(sep * (1 << SHIFT)).astype(np.int32)[:, None, :])
+    if spec.calibration:
+        pw = 0.2 * spec.speed
+        for b in baselines:
+            xs = np.array([x0_mm - 2 - pw - 1, x0_mm - 2 - pw, x0_mm - 2 - pw, x0_mm - 2, x0_mm - 2, x0_mm - 1])
+            ys = np.array([b, b, b - spec.gain, b - spec.gain, b, b], dtype=np.float64)
+            pts = np.stack([xs * k, ys * k], axis=1) - offset
+            lines.append(np.rint(pts * (1 << SHIFT)).astype(np.int32)[:, None, :])
+
+    ink = np.zeros((height, width), dtype=np.uint8)
+    line_type = cv2.LINE_AA if spec.antialias else cv2.LINE_8
+    thickness = 1 if spec.antialias else max(1, int(round(width_px)))
+    cv2.polylines(ink, lines, False, 255, thickness, line_type, SHIFT)
+    if dilate > 1:
+        ink = cv2.dilate(ink, np.ones((dilate, dilate), np.uint8))
+
+    texts = _texts(ecg, spec, boxes, k, size_mm, x0_mm)
+    if texts:
+        canvas = Image.fromarray(ink)
+        draw = ImageDraw.Draw(canvas)
+        for (x, y), text, size in texts:
+            draw.text((x, y), text, fill=255, font=_font(size))
+        ink = np.asarray(canvas)
+
+    lut = np.rint(np.arange(256) / 255 * (LEVELS - 1)).astype(np.uint8) if spec.antialias else \
+        np.where(np.arange(256) >= 96, LEVELS - 1, 0).astype(np.uint8)
+    index = cv2.LUT(ink, lut)
+    colors = GRIDS[grid]
+    if colors.minor or colors.major:
+        bg = background_classes(width, height, float(spec.dpi), int(round(header_mm * k)),
+                                colors.minor is not None, colors.major is not None)
+        index = cv2.add(bg, index)
+    image = Image.frombuffer("P", (width, height), np.ascontiguousarray(index), "raw", "P", 0, 1)
+    image.putpalette(palette(grid).tobytes())
+    geometry = PageGeometry(width, height, float(spec.dpi), k, spec.speed * k, spec.gain * k, layout.name, tuple(boxes))
+    return image, geometry
+
+
+def _texts(ecg, spec, boxes, k, size_mm, x0_mm):
+    size = LABEL_MM * k * 1.35  # font size in px: cap height is ~0.7 of it
+    out = []
+    if spec.labels:
+        for box in boxes:
+            row_gap = 0.42 * _row_pitch(boxes, box) if len({b.row for b in boxes}) > 1 else 0.42 * FIT_ROW_MM * k
+            out.append(((box.x0 + 1.0 * k, box.baseline - min(row_gap, 10 * k)), box.label, size))
+    if spec.footer:
+        out.append(((x0_mm * k, (size_mm[1] - 6.5) * k), f"{spec.speed:g} mm/s    {spec.gain:g} mm/mV", size))
+    if spec.header:
+        for i, line in enumerate(header_lines(ecg.meta)):
+            out.append(((x0_mm * k, (3.0 + 5.5 * i) * k), line, size))
+    return out
+
+
+def _row_pitch(boxes, box) -> float:
+    rows = sorted({b.baseline for b in boxes})
+    return min(np.diff(rows)) if len(rows) > 1 else box.baseline

@@ -1,0 +1,231 @@
+"""The training dataset: LLaVA/ECGInstruct rows -> ``input_ids``, ``labels``, image tensor, image size.
+
+Rows are either pre-rendered (``image`` resolved under the source's image folder) or on-the-fly
+(``render: {record, source, **RenderSpec}``: the record is read and drawn in the DataLoader worker, so
+no image files are needed; with ``rerender_per_epoch`` every epoch after the first draws a fresh
+distortion). Text-only rows are fine in any batch.
+
+Prompt building and label masking are upstream's own ``preprocess_multimodal`` + ``preprocess`` (the
+template ``train()`` selected from ``--version``), so masking is identical to upstream LLaVA / PULSE.
+
+A row that cannot be used (missing or unreadable image or record, path escaping its root, empty or
+malformed conversation, no supervised token left) never stops the run: it is replaced by the next
+row of the same source, logged once per process, and reported to the trainer, which counts it in the
+end-of-run summary. Only a long streak of failures (a configuration error, not corrupt data) raises.
+"""
+from __future__ import annotations
+
+import copy
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from .mixture import EpochPlan, EpochSampler, SourceSpec
+from .rows import RowStore, UnsafePathError, resolve_under
+
+logger = logging.getLogger("llava_ecg.train")
+
+IGNORE_INDEX = -100
+SKIP_REASONS = (
+    "missing_image", "unreadable_image", "unsafe_path", "unreadable_record", "render_failed",
+    "empty_conversation", "malformed_row", "empty_labels",
+)
+STATS_KEY = "llava_ecg_stats"
+
+
+class CorruptSample(Exception):
+    def __init__(self, reason: str, detail: str):
+        assert reason in SKIP_REASONS, reason
+        self.reason = reason
+        self.detail = detail
+        super().__init__(f"{reason}: {detail}")
+
+
+class DataConfigError(ValueError):
+    """The data options cannot work for any row (not a corrupt sample)."""
+
+
+def epoch_seed(seed: int, epoch: int) -> int:
+    """Render seed for ``epoch``: the row's own seed in epoch 0, a derived one afterwards."""
+    if epoch == 0:
+        return int(seed)
+    return int(np.random.SeedSequence([int(seed) & 0xFFFFFFFF, int(epoch)]).generate_state(1)[0])
+
+
+def normalise_conversations(conversations) -> list[dict]:
+    if not isinstance(conversations, list) or not conversations:
+        raise CorruptSample("empty_conversation", "no conversation turns")
+    turns = []
+    for turn in conversations:
+        if not isinstance(turn, dict) or turn.get("from") not in ("human", "gpt"):
+            raise CorruptSample("malformed_row", f"turn {turn!r:.80} is not {{'from': human|gpt, 'value': ...}}")
+        value = turn.get("value")
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            value = ", ".join(value)  # ECG-QA style set answers
+        if not isinstance(value, str):
+            raise CorruptSample("malformed_row", f"turn value {value!r:.80} is not text")
+        turns.append({"from": turn["from"], "value": value})
+    if turns and turns[0]["from"] == "gpt":
+        turns = turns[1:]
+    if turns and turns[-1]["from"] == "human":  # an unanswered question would blank every label upstream
+        turns = turns[:-1]
+    if not any(t["from"] == "gpt" and t["value"].strip() for t in turns):
+        raise CorruptSample("empty_conversation", "no non-empty answer to train on")
+    for i, turn in enumerate(turns):
+        if turn["from"] != ("human", "gpt")[i % 2]:
+            raise CorruptSample("malformed_row", "turns do not alternate human/gpt")
+    return turns
+
+
+class EcgSupervisedDataset(Dataset):
+    """Indexed by ``EpochPlan`` keys (see ``sampler()``); a plain int < number of rows also works."""
+
+    max_consecutive_failures = 100
+
+    def __init__(self, sources: list[SourceSpec], tokenizer, data_args, *, seed: int = 0):
+        self.sources = sources
+        self.tokenizer = tokenizer
+        self.data_args = data_args
+        cache_dir = getattr(data_args, "row_cache_dir", None)
+        self.stores = [RowStore(s.data_path, cache_dir=cache_dir) for s in sources]
+        self.plan = EpochPlan([len(s) for s in self.stores], [s.weight for s in sources], seed)
+        self._preprocessor = None
+        self._logged: set = set()
+
+    def __len__(self) -> int:
+        return self.plan.epoch_length
+
+    def sampler(self) -> EpochSampler:
+        return EpochSampler(self.plan)
+
+    @property
+    def preprocessor(self):
+        if self._preprocessor is None:
+            from .images import ImagePreprocessor
+
+            da = self.data_args
+            self._preprocessor = ImagePreprocessor(da.image_processor, da.image_aspect_ratio,
+                                                   getattr(da, "image_grid_pinpoints", None))
+        return self._preprocessor
+
+    def row(self, global_row: int) -> dict:
+        s, local = self.plan.locate(global_row)
+        return self.stores[s][local]
+
+    def __getitem__(self, key: int) -> dict:
+        epoch, global_row = self.plan.split_key(key)
+        s, local = self.plan.locate(global_row)
+        skipped = []
+        last_error = None
+        for _ in range(self.max_consecutive_failures):
+            try:
+                item = self.build(s, local, epoch)
+                item[STATS_KEY] = {"skipped": skipped}
+                return item
+            except CorruptSample as exc:
+                ident = f"{self.sources[s].name}#{local}"
+                skipped.append((exc.reason, ident))
+                if (exc.reason, ident) not in self._logged:
+                    self._logged.add((exc.reason, ident))
+                    logger.warning("llava-ecg: skipping sample %s (%s); the next sample replaces it", ident, exc)
+                last_error = exc
+                local = (local + 1) % len(self.stores[s])
+        raise RuntimeError(
+            f"{self.max_consecutive_failures} consecutive samples of {self.sources[s].data_path} failed; "
+            f"this is a configuration problem, not a few corrupt rows. Last: {last_error}") from last_error
+
+    # -- one sample -------------------------------------------------------------------------------
+    def build(self, s: int, local: int, epoch: int) -> dict:
+        from llava.train import train as T
+
+        try:
+            row = self.stores[s][local]
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise CorruptSample("malformed_row", f"cannot parse row ({exc})") from exc
+        turns = normalise_conversations(row.get("conversations"))
+        da = self.data_args
+        has_image = bool(row.get("render") or row.get("image"))
+        if has_image:
+            image = self.load_image(row, self.sources[s], epoch)
+            pixels, size = self.preprocessor(image)
+            if not any("<image>" in t["value"] for t in turns):
+                turns[0] = {"from": "human", "value": "<image>\n" + turns[0]["value"]}
+            sources = T.preprocess_multimodal(copy.deepcopy([turns]), da)
+        else:
+            sources = [copy.deepcopy(turns)]
+        data = T.preprocess(sources, self.tokenizer, has_image=has_image)
+        input_ids, labels = data["input_ids"][0], data["labels"][0]
+        supervised = self.supervised_tokens(input_ids, labels, pixels if has_image else None)
+        if supervised == 0:
+            raise CorruptSample("empty_labels", "no supervised token (tokenization mismatch with the chat "
+                                "template, or the answer lies beyond model_max_length)")
+        item = dict(input_ids=input_ids, labels=labels)
+        if has_image:
+            item["image"], item["image_size"] = pixels, size
+        elif getattr(da, "is_multimodal", False):
+            item["image"], item["image_size"] = self.preprocessor.dummy()
+        return item
+
+    def supervised_tokens(self, input_ids, labels, pixels) -> int:
+        """Supervised tokens that survive truncation (text to model_max_length, then image expansion)."""
+        limit = self.tokenizer.model_max_length
+        if pixels is not None:
+            tiles = pixels.shape[0] if pixels.ndim == 4 else 1
+            visual = tiles * int(getattr(self.data_args, "tokens_per_tile", 0) or 0)
+            limit = min(limit, max(limit - visual + 1, 0))
+        return int((labels[:limit] != IGNORE_INDEX).sum())
+
+    def load_image(self, row: dict, source: SourceSpec, epoch: int):
+        if row.get("render"):
+            return self.render_image(row["render"], source, epoch)
+        from PIL import Image, UnidentifiedImageError
+
+        if not source.image_folder:
+            raise DataConfigError(f"{source.data_path}: rows name pre-rendered images but no image_folder is set")
+        try:
+            path = resolve_under(source.image_folder, str(row["image"]), what="image")
+        except UnsafePathError as exc:
+            raise CorruptSample("unsafe_path", str(exc)) from exc
+        if not path.is_file():
+            raise CorruptSample("missing_image", f"{path} does not exist")
+        try:
+            with Image.open(path) as img:
+                return img.convert("RGB")
+        except (UnidentifiedImageError, OSError, ValueError) as exc:
+            raise CorruptSample("unreadable_image", f"{path}: {exc}") from exc
+
+    def render_image(self, spec: dict, source: SourceSpec, epoch: int):
+        try:
+            from llava_ecg.render import RenderSpec, render
+            from llava_ecg.signals import read_record
+        except ImportError as exc:
+            raise DataConfigError(f"on-the-fly rows need llava_ecg.signals and llava_ecg.render ({exc})") from exc
+        spec = dict(spec)
+        record = spec.pop("record", None)
+        record_source = spec.pop("source", None)
+        if not record:
+            raise CorruptSample("malformed_row", "render spec has no 'record'")
+        if os.path.isabs(str(record)):
+            path = Path(record)
+        elif source.records_root:
+            try:
+                path = resolve_under(source.records_root, str(record), what="record")
+            except UnsafePathError as exc:
+                raise CorruptSample("unsafe_path", str(exc)) from exc
+        else:
+            raise DataConfigError(f"{source.data_path}: on-the-fly rows use relative record paths "
+                                  "but no records_root is set")
+        if getattr(self.data_args, "rerender_per_epoch", False):
+            spec["seed"] = epoch_seed(spec.get("seed", 0), epoch)
+        try:
+            ecg = read_record(path, source=record_source)
+        except (ValueError, OSError, KeyError) as exc:  # ECGReadError is a ValueError
+            raise CorruptSample("unreadable_record", f"{path}: {exc}") from exc
+        try:
+            return render(ecg, RenderSpec.from_dict(spec))
+        except Exception as exc:  # a drawing failure on one record must not end a day-long run
+            raise CorruptSample("render_failed", f"{path}: {type(exc).__name__}: {exc}") from exc

@@ -1,0 +1,118 @@
+"""Image -> pixel tensor for training (and, through ``process_images``, for inference).
+
+* ``pad``: pad to the vision input's aspect ratio with the processor's mean colour, then resize. For a
+  square CLIP input this is upstream's ``expand2square`` exactly; for a non-square input (e.g. 64x256
+  for ECG strips, see LEARNABILITY.md) it keeps the strip instead of squashing a padded square.
+* ``anyres``: upstream ``llava.mm_utils.process_anyres_image`` (base view + tiles, ``(1+N, 3, H, W)``),
+  with ``image_grid_pinpoints`` from the recipe or the model config. Square vision inputs only,
+  because upstream tiles with ``crop_size['height']``.
+* anything else (``square``): the processor as is.
+
+Text-only samples in a multimodal batch still need an image slot (upstream drops its features):
+``dummy()`` gives one zero tile, which every merge type (flat, spatial, spatial_unpad) accepts.
+"""
+from __future__ import annotations
+
+import ast
+
+import torch
+from PIL import Image
+
+
+class ImageConfigError(ValueError):
+    """The aspect mode / grid pinpoints / processor combination cannot work."""
+
+
+def parse_pinpoints(value) -> list[list[int]] | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        try:
+            value = ast.literal_eval(value)
+        except (ValueError, SyntaxError) as exc:
+            raise ImageConfigError(f"image_grid_pinpoints {value!r} is not a list of [width, height]") from exc
+    try:
+        points = [[int(w), int(h)] for w, h in value]
+    except (TypeError, ValueError) as exc:
+        raise ImageConfigError(f"image_grid_pinpoints {value!r} is not a list of [width, height]") from exc
+    if not points:
+        raise ImageConfigError("image_grid_pinpoints is empty")
+    return points
+
+
+def _crop_hw(processor) -> tuple[int, int]:
+    crop = getattr(processor, "crop_size", None) or {}
+    if "height" in crop and "width" in crop:
+        return int(crop["height"]), int(crop["width"])
+    size = processor.size
+    if "height" in size:
+        return int(size["height"]), int(size["width"])
+    return int(size["shortest_edge"]), int(size["shortest_edge"])
+
+
+def pad_to_aspect(image: Image.Image, height: int, width: int, fill: tuple[int, ...]) -> Image.Image:
+    """Smallest canvas with aspect ``width:height`` that holds ``image``, image centred."""
+    w, h = image.size
+    if w * height == h * width:
+        return image
+    if w * height > h * width:  # too wide: add rows
+        canvas = (w, -(-w * height // width))
+    else:
+        canvas = (-(-h * width // height), h)
+    result = Image.new(image.mode, canvas, fill)
+    result.paste(image, ((canvas[0] - w) // 2, (canvas[1] - h) // 2))
+    return result
+
+
+class ImagePreprocessor:
+    """Turns a PIL image into what upstream ``LlavaLlamaForCausalLM.forward`` takes as one ``images`` entry."""
+
+    def __init__(self, processor, aspect: str = "pad", grid_pinpoints=None):
+        self.processor = processor
+        self.aspect = aspect
+        self.height, self.width = _crop_hw(processor)
+        self.grid_pinpoints = parse_pinpoints(grid_pinpoints)
+        if aspect == "anyres":
+            if self.height != self.width:
+                raise ImageConfigError(
+                    f"anyres needs a square vision input, the image processor crops to {self.width}x{self.height}; "
+                    "use image_aspect_ratio=pad for non-square inputs")
+            if self.grid_pinpoints is None:
+                raise ImageConfigError("image_aspect_ratio=anyres needs image_grid_pinpoints "
+                                       "(in the recipe or in the base model's config.json)")
+        from .speedups import cache_vision_check
+
+        cache_vision_check()
+
+    def _pixels(self, image: Image.Image) -> torch.Tensor:
+        return self.processor.preprocess(image, return_tensors="pt")["pixel_values"][0]
+
+    def __call__(self, image: Image.Image) -> tuple[torch.Tensor, tuple[int, int]]:
+        image = image.convert("RGB")
+        size = image.size
+        if self.aspect == "anyres":
+            from llava.mm_utils import process_anyres_image
+
+            return process_anyres_image(image, self.processor, self.grid_pinpoints), size
+        if self.aspect == "pad":
+            fill = tuple(int(x * 255) for x in self.processor.image_mean)
+            image = pad_to_aspect(image, self.height, self.width, fill)
+        return self._pixels(image), size
+
+    def dummy(self) -> tuple[torch.Tensor, tuple[int, int]]:
+        zeros = torch.zeros(3, self.height, self.width)
+        return (zeros[None] if self.aspect == "anyres" else zeros), (self.width, self.height)
+
+
+def process_images(images, image_processor, model_cfg):
+    """Drop-in for ``llava.mm_utils.process_images`` that matches training (non-square ``pad`` included).
+
+    Inference code (the eval stage's lmms-eval model) should call this instead of upstream's, so that a
+    model trained on non-square inputs sees the same pixels at test time.
+    """
+    pre = ImagePreprocessor(image_processor, getattr(model_cfg, "image_aspect_ratio", "pad") or "pad",
+                            getattr(model_cfg, "image_grid_pinpoints", None))
+    tensors = [pre(image)[0] for image in images]
+    if all(t.shape == tensors[0].shape for t in tensors):
+        return torch.stack(tensors, dim=0)
+    return tensors

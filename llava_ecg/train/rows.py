@@ -1,0 +1,147 @@
+"""Lazy, fork-safe access to LLaVA-format rows (JSON array or JSONL) and safe path resolution.
+
+Upstream LLaVA ``json.load``s the whole training file into every process. The released
+``ECGInstruct.json`` is 1.34 GB; as Python objects that is many GB per rank, and DataLoader workers
+touch the refcounts and copy it page by page. Here a row file is turned once into JSONL plus an
+int64 offset index (cached, keyed by path/size/mtime, written atomically under a file lock so that
+concurrent ranks do not race); each access then seeks and parses one line. The only per-row state
+held in memory is one numpy int64 per row.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+
+class RowFileError(ValueError):
+    """A row file (JSON/JSONL) cannot be used. The message names the file and the defect."""
+
+    def __init__(self, path, problem: str):
+        self.path = str(path)
+        super().__init__(f"{self.path}: {problem}")
+
+
+class UnsafePathError(ValueError):
+    """A path in a row points outside the root it must stay under."""
+
+
+def resolve_under(root: str | os.PathLike, relative: str, *, what: str = "path") -> Path:
+    """``root / relative`` resolved; refuses anything (``..``, absolute, symlink) that leaves ``root``."""
+    base = Path(root).resolve()
+    target = (base / relative).resolve()
+    if target != base and base not in target.parents:
+        raise UnsafePathError(f"{what} {relative!r} escapes its root {str(base)!r}")
+    return target
+
+
+def default_cache_dir() -> Path:
+    return Path(os.environ.get("LLAVA_ECG_CACHE") or Path.home() / ".cache" / "llava_ecg") / "rows"
+
+
+def _atomic_write_bytes(path: Path, write) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            write(fh)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _scan_offsets(path: Path) -> np.ndarray:
+    offsets = []
+    pos = 0
+    with open(path, "rb") as fh:
+        for line in fh:
+            if line.strip():
+                offsets.append(pos)
+            pos += len(line)
+    return np.asarray(offsets, dtype=np.int64)
+
+
+def _first_char(path: Path) -> bytes:
+    with open(path, "rb") as fh:
+        while True:
+            chunk = fh.read(4096)
+            if not chunk:
+                return b""
+            stripped = chunk.lstrip()
+            if stripped:
+                return stripped[:1]
+
+
+class RowStore:
+    """Row ``i`` of a JSON array / JSONL file, parsed on demand."""
+
+    def __init__(self, path: str | os.PathLike, *, cache_dir: str | os.PathLike | None = None):
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise RowFileError(self.path, "no such file")
+        self._lines_path, self.offsets = self._index(Path(cache_dir) if cache_dir else default_cache_dir())
+        if len(self.offsets) == 0:
+            raise RowFileError(self.path, "contains no rows")
+        self._fh = None
+        self._pid = None
+
+    def _index(self, cache_dir: Path) -> tuple[Path, np.ndarray]:
+        stat = self.path.stat()
+        key = hashlib.sha1(f"{self.path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:16]
+        stem = cache_dir / f"{self.path.stem}-{key}"
+        is_array = _first_char(self.path) == b"["
+        lines_path = stem.with_suffix(".jsonl") if is_array else self.path
+        index_path = stem.with_suffix(".offsets.npy")
+        if index_path.is_file() and lines_path.is_file():
+            return lines_path, np.load(index_path)
+        from filelock import FileLock  # one rank builds, the others wait and reuse
+
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(stem) + ".lock"):
+            if not (index_path.is_file() and lines_path.is_file()):
+                if is_array:
+                    self._convert_array(lines_path)
+                offsets = _scan_offsets(lines_path)
+                _atomic_write_bytes(index_path, lambda fh: np.save(fh, offsets))
+        return lines_path, np.load(index_path)
+
+    def _convert_array(self, lines_path: Path) -> None:
+        try:
+            with open(self.path, "rb") as fh:
+                rows = json.load(fh)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise RowFileError(self.path, f"is not valid JSON ({exc})") from exc
+        if not isinstance(rows, list):
+            raise RowFileError(self.path, "top-level JSON value must be a list of rows")
+
+        def write(fh):
+            for row in rows:
+                fh.write(json.dumps(row, ensure_ascii=False).encode("utf-8") + b"\n")
+
+        _atomic_write_bytes(lines_path, write)
+
+    def __len__(self) -> int:
+        return len(self.offsets)
+
+    def __getitem__(self, i: int) -> dict:
+        if self._fh is None or self._pid != os.getpid():  # each DataLoader worker opens its own handle
+            self._fh = open(self._lines_path, "rb")
+            self._pid = os.getpid()
+        self._fh.seek(int(self.offsets[i]))
+        line = self._fh.readline()
+        row = json.loads(line)
+        if not isinstance(row, dict):
+            raise ValueError(f"row {i} of {self.path} is a {type(row).__name__}, not an object")
+        return row
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state["_fh"] = None
+        state["_pid"] = None
+        return state

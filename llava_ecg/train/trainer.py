@@ -1,0 +1,170 @@
+"""``EcgTrainer``: upstream ``LLaVATrainer`` plus what our dataset and recipes need.
+
+* model config: ``image_grid_pinpoints`` (upstream ``train()`` never writes it) and, when the vision
+  tower is trained, ``unfreeze_mm_vision_tower`` so that upstream's loader keeps the trained tower;
+* ``unfreeze_vision_tower`` / ``mm_vision_tower_lr``: upstream freezes CLIP and runs it under
+  ``torch.no_grad``; LEARNABILITY.md shows a small ECG model only learns with it trainable;
+* the epoch-deterministic sampler of our dataset (resume replays the same order);
+* per-batch bookkeeping from the collator -> end-of-run data summary
+  (``<output_dir>/llava_ecg_data_summary.json``): skipped samples by reason, supervised tokens,
+  text-only samples, batches that carried ``image_sizes``.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+import types
+from collections import Counter
+
+import torch
+from llava.train.llava_trainer import LLaVATrainer
+
+from .dataset import SKIP_REASONS, STATS_KEY, EcgSupervisedDataset
+from .images import ImageConfigError, parse_pinpoints
+
+logger = logging.getLogger("llava_ecg.train")
+SUMMARY_FILE = "llava_ecg_data_summary.json"
+
+
+def _base_model(model):
+    return model.get_base_model() if hasattr(model, "get_base_model") else model
+
+
+def unfreeze_vision_tower(model, dtype: torch.dtype | None = None) -> int:
+    """Make the CLIP tower trainable; returns the number of parameters it has.
+
+    Upstream's ``CLIPVisionTower.forward`` is decorated with ``@torch.no_grad()``; the instance gets
+    the undecorated function instead (``tests/train`` fails if upstream drops the decorator's
+    ``__wrapped__``)."""
+    tower = _base_model(model).get_vision_tower()
+    tower.vision_tower.requires_grad_(True)
+    plain_forward = type(tower).forward.__wrapped__
+    tower.forward = types.MethodType(plain_forward, tower)
+    if dtype is not None:
+        tower.to(dtype=dtype)
+    return sum(p.numel() for p in tower.parameters())
+
+
+class EcgTrainer(LLaVATrainer):
+    def __init__(self, model=None, args=None, train_dataset=None, **kwargs):
+        base = _base_model(model)
+        self.data_args = getattr(train_dataset, "data_args", None)
+        if isinstance(train_dataset, EcgSupervisedDataset):
+            if args.group_by_modality_length:
+                raise ValueError("group_by_modality_length is not supported by the llava-ecg dataset "
+                                 "(PULSE trains with it off); set group_by_modality_length=False")
+            self._configure_images(base)
+        if getattr(args, "unfreeze_vision_tower", False):
+            compute = torch.bfloat16 if args.bf16 else (torch.float16 if args.fp16 else torch.float32)
+            n = unfreeze_vision_tower(model, dtype=compute)
+            base.config.unfreeze_mm_vision_tower = True
+            base.config.mm_vision_tower_lr = args.mm_vision_tower_lr
+            logger.info("llava-ecg: vision tower unfrozen (%d parameters, lr %s)", n,
+                        args.mm_vision_tower_lr or args.learning_rate)
+        self.data_stats = Counter()
+        self.skipped_examples: list[str] = []
+        self.min_supervised = None
+        super().__init__(model=model, args=args, train_dataset=train_dataset, **kwargs)
+
+    def _configure_images(self, base) -> None:
+        da = self.data_args
+        if da.image_aspect_ratio == "anyres":
+            points = parse_pinpoints(da.image_grid_pinpoints) or parse_pinpoints(
+                getattr(base.config, "image_grid_pinpoints", None))
+            if points is None:
+                raise ImageConfigError("image_aspect_ratio=anyres needs image_grid_pinpoints: give it in the "
+                                       "recipe or start from a model whose config.json has it")
+            da.image_grid_pinpoints = points
+            base.config.image_grid_pinpoints = points
+        tower = base.get_vision_tower()
+        if tower is not None:
+            per_tile = tower.num_patches + (1 if getattr(tower, "select_feature", "patch") == "cls_patch" else 0)
+            da.tokens_per_tile = per_tile
+
+    def _get_train_sampler(self, *args, **kwargs):
+        if isinstance(self.train_dataset, EcgSupervisedDataset):
+            return self.train_dataset.sampler()
+        return super()._get_train_sampler(*args, **kwargs)
+
+    def create_optimizer(self):
+        """AdamW groups: (decay | no decay) x (LLM | projector | vision tower), each with its own lr."""
+        if self.optimizer is not None:
+            return self.optimizer
+        from transformers.pytorch_utils import ALL_LAYERNORM_LAYERS
+        from transformers.trainer_pt_utils import get_parameter_names
+
+        decay = {n for n in get_parameter_names(self.model, ALL_LAYERNORM_LAYERS) if "bias" not in n}
+        lrs = {"mm_projector": self.args.mm_projector_lr, "vision_tower": self.args.mm_vision_tower_lr}
+        groups: dict = {}
+        for name, param in self.model.named_parameters():
+            if not param.requires_grad:
+                continue
+            part = next((k for k in lrs if k in name and lrs[k] is not None), None)
+            key = (part, name in decay)
+            if key not in groups:
+                groups[key] = {"params": [], "weight_decay": self.args.weight_decay if key[1] else 0.0}
+                if part is not None:
+                    groups[key]["lr"] = lrs[part]
+            groups[key]["params"].append(param)
+        optimizer_cls, optimizer_kwargs = self.get_optimizer_cls_and_kwargs(self.args)
+        self.optimizer = optimizer_cls(list(groups.values()), **optimizer_kwargs)
+        return self.optimizer
+
+    def compute_loss(self, model, inputs, *args, **kwargs):
+        stats = inputs.pop(STATS_KEY, None)
+        if stats is not None:
+            self._record(stats, inputs)
+        return super().compute_loss(model, inputs, *args, **kwargs)
+
+    def _record(self, stats: dict, inputs: dict) -> None:
+        c = self.data_stats
+        c["batches"] += 1
+        c["samples"] += len(stats["supervised"])
+        c["text_only_samples"] += stats["text_only"]
+        c["batches_with_image_sizes"] += int("image_sizes" in inputs)
+        for reason, ident in stats["skipped"]:
+            c[f"skipped_{reason}"] += 1
+            if len(self.skipped_examples) < 50:
+                self.skipped_examples.append(f"{reason}:{ident}")
+        low = min(stats["supervised"]) if stats["supervised"] else None
+        if low is not None:
+            self.min_supervised = low if self.min_supervised is None else min(self.min_supervised, low)
+
+    def train(self, *args, **kwargs):
+        result = super().train(*args, **kwargs)
+        self.write_data_summary()
+        return result
+
+    def data_summary(self) -> dict:
+        keys = ["batches", "samples", "text_only_samples", "batches_with_image_sizes"] + \
+               [f"skipped_{r}" for r in SKIP_REASONS]
+        counts = torch.tensor([self.data_stats[k] for k in keys], dtype=torch.long)
+        low = torch.tensor([self.min_supervised if self.min_supervised is not None else -1], dtype=torch.long)
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            device = self.args.device
+            counts, low = counts.to(device), low.to(device)
+            torch.distributed.all_reduce(counts)
+            torch.distributed.all_reduce(low, op=torch.distributed.ReduceOp.MIN)
+        values = dict(zip(keys, counts.tolist()))
+        skipped = {r: values.pop(f"skipped_{r}") for r in SKIP_REASONS}
+        return {**values, "skipped": {r: n for r, n in skipped.items() if n}, "skipped_total": sum(skipped.values()),
+                "skipped_examples_rank0": self.skipped_examples,
+                "min_supervised_tokens_per_sample": int(low.item()) if low.item() >= 0 else None}
+
+    def write_data_summary(self) -> dict:
+        summary = self.data_summary()
+        if self.is_world_process_zero():
+            line = (f"llava-ecg data summary: {summary['samples']} samples in {summary['batches']} batches, "
+                    f"{summary['skipped_total']} skipped {summary['skipped'] or ''}, "
+                    f"{summary['text_only_samples']} text-only, "
+                    f"min supervised tokens/sample {summary['min_supervised_tokens_per_sample']}")
+            (logger.warning if summary["skipped_total"] else logger.info)(line)
+            print(line, flush=True)
+            os.makedirs(self.args.output_dir, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self.args.output_dir, suffix=".tmp")
+            with os.fdopen(fd, "w") as fh:
+                json.dump(summary, fh, indent=2)
+            os.replace(tmp, os.path.join(self.args.output_dir, SUMMARY_FILE))
+        return summary

@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from llava_ecg.doctor import Finding, tokenizer_check, version_rules
+
+GOOD = {"transformers": "4.37.2", "peft": "0.13.2", "accelerate": "0.34.2", "huggingface_hub": "0.36.2",
+        "filelock": "3.32.7", "protobuf": "7.36.2", "sentencepiece": "0.2.3", "llava": "1.2.2.post1",
+        "lmms-eval": "0.7.3", "deepspeed": "0.19.8", "wfdb": "4.3.1"}
+
+
+def _fails(versions):
+    return {f.check for f in version_rules(versions) if f.severity == "FAIL"}
+
+
+def test_pinned_stack_has_no_version_failures():
+    assert _fails(GOOD) == set()
+
+
+def test_known_incompatibilities_are_flagged():
+    assert "transformers" in _fails({**GOOD, "transformers": "4.53.3"})
+    assert "transformers" in _fails({**GOOD, "transformers": "4.52.4"})
+    assert "filelock" in _fails({**GOOD, "filelock": "4.3.1"})
+    assert "peft" in _fails({**GOOD, "peft": "0.14.0"})
+    assert "peft" not in _fails({**GOOD, "peft": "0.17.1", "transformers": "4.46.3", "accelerate": "1.15.0"})
+    assert "accelerate" in _fails({**GOOD, "accelerate": "1.0.1"})
+    assert "huggingface_hub" in _fails({**GOOD, "huggingface_hub": "1.2.0"})
+    assert "protobuf" in _fails({**GOOD, "protobuf": "6.31.0"})
+    assert "lmms-eval" in _fails({**GOOD, "lmms-eval": None})
+    warn = [f for f in version_rules({**GOOD, "transformers": "4.46.3"}) if f.check == "transformers"]
+    assert warn[0].severity == "WARN" and "cache_position" in warn[0].detail
+
+
+def test_doctor_cli_passes_on_this_stack():
+    exe = Path(sys.executable).with_name("llava-ecg")
+    proc = subprocess.run([str(exe), "doctor", "--json"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    report = json.loads(proc.stdout[proc.stdout.index("{"):])
+    assert report["ok"] and report["versions"]["transformers"] == "4.37.2"
+
+
+def test_tiny_tokenizer_is_what_upstream_llava_needs(tiny_base):
+    from transformers import AutoTokenizer
+
+    assert tokenizer_check(str(tiny_base.llm_dir)) == Finding(
+        "OK", "tokenizer", f"{tiny_base.llm_dir}: LlamaTokenizer, unk='<unk>'")
+    tok = AutoTokenizer.from_pretrained(tiny_base.llm_dir, use_fast=False)
+    ids = tok("Sinus rhythm, 72 bpm. ÄÖ ü — 心电图</s>").input_ids
+    assert ids[0] == tok.bos_token_id and ids[-1] == tok.eos_token_id
+    assert ids.count(tok.eos_token_id) == 1
+    assert tok.unk_token_id not in ids  # byte fallback: nothing becomes <unk> (= upstream's pad)
+    assert not tok.is_fast and tok.legacy is False
