@@ -7,7 +7,7 @@ Stable public API (lmms-eval task ``utils.py`` and users rely on it; see docs/sc
     ``hl``; ECG-QA and MCQ subsets ``acc``; report/arena ``score`` (+ per-criterion keys and ``judge_model``);
     always ``n`` and ``unparseable`` (judge subsets: ``failed``), MCQ also ``random_guesses``, and
     ``<metric>_ci95 = [lo, hi]`` for every headline metric when ``bootstrap > 0``. Attributes ``per_class``,
-    ``confusion`` and ``items`` carry details.
+    ``confusion`` and ``records`` (per item) carry details.
 ``score_items(subset, items, *, mode, bootstrap, seed, judge) -> Scores``
     The same from ``(prediction, reference)`` pairs or :func:`item_for` dicts — what an lmms-eval aggregation
     function receives. Items carrying ``doc_id`` are put back in document order first, so the pulse-mode random

@@ -95,14 +95,14 @@ def _nanmean(a: np.ndarray) -> np.ndarray:
 
 
 def bootstrap_weights(n: int, resamples: int, seed: int, chunk: int = 100):
-    """Yield ``(r, n)`` float32 count matrices: how often each item is drawn in each bootstrap resample."""
+    """Yield ``(r, n)`` float64 count matrices: how often each item is drawn in each bootstrap resample."""
     rng = np.random.default_rng(seed)
     done = 0
     while done < resamples:
         r = min(chunk, resamples - done)
         idx = rng.integers(0, n, size=(r, n))
         flat = idx + (np.arange(r) * n)[:, None]
-        yield np.bincount(flat.ravel(), minlength=r * n).reshape(r, n).astype(np.float32)
+        yield np.bincount(flat.ravel(), minlength=r * n).reshape(r, n).astype(np.float64)
         done += r
 
 
@@ -127,7 +127,7 @@ def multilabel_bootstrap(y_true, y_pred, *, resamples: int, seed: int, nan_safe:
 
 def mean_bootstrap(values: np.ndarray, *, resamples: int, seed: int) -> tuple[float, float]:
     """95 % CI of ``100 * mean(values)`` (accuracy: values are 0/1; judge scores: already 0-1 fractions)."""
-    values = np.asarray(values, dtype=np.float32)
+    values = np.asarray(values, dtype=np.float64)
     if values.size == 0:
         return (float("nan"), float("nan"))
     means = [w @ values / len(values) for w in bootstrap_weights(len(values), resamples, seed)]

@@ -22,14 +22,14 @@ ECGQA_INSTRUCTION = "Only answer based on the given Options without any explanat
 def pulse_labels(subset: Subset, text: str) -> list[str]:
     """Case-sensitive substring match over the fixed label list (``NORM`` matches inside ``ABNORMAL``)."""
     if subset.name == "code15-test":
-        return _pulse_code15(text)
+        return _pulse_code15(subset.labels, text)
     return [label for label in subset.labels if label in text]
 
 
-def _pulse_code15(text: str) -> list[str]:
+def _pulse_code15(classes: tuple[str, ...], text: str) -> list[str]:
     if ANSWER_MARK in text:
         text = text.split(ANSWER_MARK)[-1]
-    labels = [label for label in ("1dAVb", "RBBB", "LBBB", "SB", "ST", "AF") if label in text]
+    labels = [label for label in classes if label in text]
     if CODE15_NORM in text and CODE15_ABNORMAL not in text:
         labels.append(CODE15_NORM)
     if CODE15_ABNORMAL in text:
@@ -37,7 +37,7 @@ def _pulse_code15(text: str) -> list[str]:
     return labels
 
 
-def gold_labels(subset: Subset, gold: str, *, mode: str) -> list[str]:
+def gold_labels(subset: Subset, gold: str | list[str], *, mode: str) -> list[str]:
     """Gold labels are derived from the gold text with the same matcher as predictions (as the authors do)."""
     if isinstance(gold, list):
         gold = ";".join(gold)
@@ -91,7 +91,7 @@ def pulse_letter(text: str) -> str | None:
 _OPTION_LINE = re.compile(r"^\s*([A-H])\s*[.)]\s*(.+?)\s*$", re.MULTILINE)
 _BARE = re.compile(r"^[\s*(\[]*([A-H])[\s*)\].:]*$")
 _ANSWER_IS = re.compile(
-    r"(?i:\banswer\b(?:\s+is)?|\bcorrect\s+(?:option|answer|choice)\s+is|\bwe\s+choose|\boption)"
+    r"(?i:\banswer\b(?:\s+is)?|\bcorrect\s+(?:option|answer|choice)\s+is|\bwe\s+choose)"
     r"\s*[:：]?[\s*]*[(\[]?([A-H])(?![A-Za-z0-9])"
 )
 _LEADING = re.compile(r"^[\s*]*[(\[]?([A-H])\s*[.):\]](?:\s|$)")
@@ -99,7 +99,12 @@ _LEADING = re.compile(r"^[\s*]*[(\[]?([A-H])\s*[.):\]](?:\s|$)")
 
 def mcq_options(question_text: str) -> dict[str, str]:
     """``{"A": "option text", ...}`` from the option lines of an MCQ prompt."""
-    return {m.group(1): m.group(2) for m in _OPTION_LINE.finditer(question_text)}
+    return dict(_mcq_options(question_text))
+
+
+@lru_cache(maxsize=4096)  # benchmark prompts repeat: parse each once
+def _mcq_options(question_text: str) -> tuple[tuple[str, str], ...]:
+    return tuple((m.group(1), m.group(2)) for m in _OPTION_LINE.finditer(question_text))
 
 
 def strict_letter(text: str, letters: tuple[str, ...], options: dict[str, str] | None = None) -> str | None:
@@ -140,10 +145,11 @@ def gold_letter(gold: str) -> str:
 
 # ---------------------------------------------------------------- ECG-QA (set answers)
 
-def pulse_ecgqa_options(question_text: str) -> list[str]:
+@lru_cache(maxsize=4096)
+def pulse_ecgqa_options(question_text: str) -> tuple[str, ...]:
     """Options after the last ``Options:``, minus the trailing instruction, comma-split, stripped."""
     tail = question_text.split("Options:")[-1].replace(ECGQA_INSTRUCTION, "")
-    return [c.strip() for c in tail.split(",")]
+    return tuple(c.strip() for c in tail.split(","))
 
 
 def pulse_ecgqa_answer(question_text: str, text: str) -> list[str]:
@@ -153,17 +159,23 @@ def pulse_ecgqa_answer(question_text: str, text: str) -> list[str]:
     return [c for c in pulse_ecgqa_options(question_text) if c in low]
 
 
-def strict_ecgqa_options(question_text: str) -> list[str]:
+@lru_cache(maxsize=4096)
+def strict_ecgqa_options(question_text: str) -> tuple[str, ...]:
     """Options on the ``Options:`` line only (up to the end of that line), comma-split, de-duplicated."""
     if "Options:" not in question_text:
-        return []
+        return ()
     line = question_text.rsplit("Options:", 1)[1].strip().split("\n", 1)[0]
     line = line.replace(ECGQA_INSTRUCTION, "")
     seen: dict[str, None] = {}
     for c in line.split(","):
         if c.strip():
             seen.setdefault(c.strip(), None)
-    return list(seen)
+    return tuple(seen)
+
+
+@lru_cache(maxsize=4096)
+def _phrase_pattern(option: str) -> re.Pattern:
+    return re.compile(rf"(?<![a-z0-9]){re.escape(option.lower())}(?![a-z0-9])")
 
 
 def strict_ecgqa_answer(question_text: str, text: str) -> list[str]:
@@ -172,8 +184,7 @@ def strict_ecgqa_answer(question_text: str, text: str) -> list[str]:
     spans = []
     low = text.lower()
     for option in strict_ecgqa_options(question_text):
-        pattern = re.compile(rf"(?<![a-z0-9]){re.escape(option.lower())}(?![a-z0-9])")
-        spans.extend((m.start(), m.end(), option) for m in pattern.finditer(low))
+        spans.extend((m.start(), m.end(), option) for m in _phrase_pattern(option).finditer(low))
     kept = {
         option
         for start, end, option in spans

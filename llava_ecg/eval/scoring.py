@@ -12,7 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from llava_ecg.eval import metrics, parse, references
+from llava_ecg.eval import metrics, parse
+from llava_ecg.eval import references as rows_io
 from llava_ecg.eval.errors import EvalInputError
 from llava_ecg.eval.subsets import ARENA, ECGQA, MCQ, MULTILABEL, REPORT, Subset, get_subset
 
@@ -41,23 +42,23 @@ class Scores(dict):
     """Headline metrics (floats ×100, counts as ints, ``*_ci95`` as ``[lo, hi]``) — a plain dict, JSON-ready.
 
     Extra detail rides along as attributes: ``per_class`` (multi-label: one row per class), ``confusion``
-    (MCQ: ``{gold: {pred: count}}``), ``items`` (per-item :class:`Parsed` or judge results).
+    (MCQ: ``{gold: {pred: count}}``), ``records`` (per-item :class:`Parsed` or judge results).
     """
 
     per_class: list[dict]
     confusion: dict
-    items: list
+    records: list
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.per_class, self.confusion, self.items = [], {}, []
+        self.per_class, self.confusion, self.records = [], {}, []
 
     def details(self) -> dict:
         return {
             "metrics": dict(self),
             "per_class": self.per_class,
             "confusion": self.confusion,
-            "items": [i.as_dict() if hasattr(i, "as_dict") else i for i in self.items],
+            "items": [i.as_dict() if hasattr(i, "as_dict") else i for i in self.records],
         }
 
 
@@ -71,12 +72,12 @@ def compact_reference(subset: Subset | str, row: Mapping) -> dict:
     subset = get_subset(subset) if isinstance(subset, str) else subset
     if "gold" in row or "turns" in row:
         return dict(row)
-    ref = {"id": references.reference_id(row)}
+    ref = {"id": rows_io.reference_id(row)}
     if subset.kind == ARENA:
-        ref["turns"] = [list(t) for t in references.arena_turns(row)]
+        ref["turns"] = [list(t) for t in rows_io.arena_turns(row)]
     else:
-        ref["question"] = references.question(row)
-        ref["gold"] = references.gold_answer(row)
+        ref["question"] = rows_io.question(row)
+        ref["gold"] = rows_io.gold_answer(row)
     return ref
 
 
@@ -163,14 +164,14 @@ def score_items(
         if subset.kind == MCQ and mode == "pulse":
             _random_fallback(parsed, subset.letters)
         result = _score_accuracy(subset, parsed, bootstrap=bootstrap, seed=seed)
-    result.items = parsed
+    result.records = parsed
     return result
 
 
 def score(
     subset: str,
     predictions: Sequence[Any],
-    references_: Sequence[Mapping] | Any,
+    references: Sequence[Mapping] | Any,
     *,
     mode: str = "strict",
     bootstrap: int = 1000,
@@ -179,13 +180,13 @@ def score(
 ) -> Scores:
     """Score one ECGBench subset.
 
-    ``predictions``: the model's answers in the order of ``references_`` (arena: a list of per-turn answers per
-    item). ``references_``: ECGBench rows as published (dicts with ``id`` and ``conversations``; a DataFrame or
+    ``predictions``: the model's answers in the order of ``references`` (arena: a list of per-turn answers per
+    item). ``references``: ECGBench rows as published (dicts with ``id`` and ``conversations``; a DataFrame or
     ``datasets.Dataset`` works too). ``mode``: ``"strict"`` (default) or ``"pulse"`` (the authors' semantics).
     ``bootstrap``: number of seeded resamples for the ``*_ci95`` intervals (0 = none). ``judge``: an
     :class:`llava_ecg.eval.judge.Judge` for ``ptb-test-report`` and ``arena`` (default: from the environment).
     """
-    rows = references.normalise_rows(references_)
+    rows = rows_io.normalise_rows(references)
     predictions = list(predictions)
     if len(predictions) != len(rows):
         raise EvalInputError(f"{subset}: {len(predictions)} predictions but {len(rows)} references")

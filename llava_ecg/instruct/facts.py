@@ -24,12 +24,15 @@ SOURCES: dict[str, tuple[str, str, str]] = {
     "g12": ("G12EC", "g12", "g12"),
     "csn": ("CSN", "csn", "csn"),
     "synthetic": ("synthetic", "synthetic", "synthetic"),
+    "challenge": ("PhysioNet-Challenge", "challenge", "challenge"),
     "custom": ("custom", "custom", "custom"),
 }
+# llava_ecg.signals marks Challenge-format records source="challenge" plus the database they come from
+CHALLENGE_DATABASES = {"cpsc": "cpsc", "cpsc_extra": "cpsc", "georgia": "g12", "chapman_ningbo": "csn"}
 SOURCE_ALIASES = {
     "ptb-xl": "ptbxl", "ptb_xl": "ptbxl", "mimic-iv-ecg": "mimic", "mimic-iv": "mimic", "code-15": "code15",
     "code-15%": "code15", "ecg-qa": "ecgqa", "cpsc2018": "cpsc", "cpsc-2018": "cpsc", "georgia": "g12",
-    "g12ec": "g12", "chapman": "csn", "ningbo": "csn", "challenge": "custom", "wfdb": "custom",
+    "g12ec": "g12", "chapman": "csn", "ningbo": "csn", "wfdb": "custom",
 }
 MEASUREMENT_KEYS = ("hr", "pr", "qrs", "qt", "qtc", "axis")
 _PLAUSIBLE = {"hr": (15, 350), "pr": (40, 600), "qrs": (30, 300), "qt": (150, 800), "qtc": (200, 800),
@@ -57,6 +60,7 @@ class RecordFacts:
     report: str | None = None
     patient: str | None = None
     superclasses: list[str] = field(default_factory=list)
+    allow_non_english_report: bool = False  # set when an LLM pass will translate reports
 
     @property
     def name(self) -> str:
@@ -164,14 +168,14 @@ def _code15(meta, facts):
 def _cpsc(meta, facts):
     facts.space = L.CPSC_SPACE
     codes = []
-    for dx in _dx_list(meta):
+    for dx in [*(meta.get("cpsc_labels") or []), *_dx_list(meta)]:
         code = L.CPSC_SNOMED.get(dx, dx if dx in L.CPSC_SPACE else None)
         if code and code not in codes:
             codes.append(code)
     facts.labels = [L.CPSC_SPACE.by_code[c] for c in codes]
 
 
-@extractor("g12", "csn")
+@extractor("g12", "csn", "challenge")
 def _challenge(meta, facts):
     space = challenge_space(facts.source)
     facts.space = space
@@ -215,7 +219,7 @@ def _truthy(v) -> bool:
 
 
 def _dx_list(meta) -> list[str]:
-    raw = meta.get("dx", meta.get("labels", meta.get("snomed", [])))
+    raw = meta.get("snomed") or meta.get("dx") or meta.get("labels") or []
     if isinstance(raw, str):
         raw = raw.split(",")
     return [str(x).strip() for x in raw or [] if str(x).strip()]
@@ -257,6 +261,8 @@ def record_facts(record: str, ecg, source: str | None = None, *, estimate: bool 
     """Facts about one record. ``source`` defaults to ``ecg.meta["source"]`` (else ``custom``)."""
     meta = ecg.meta or {}
     key = canonical_source(source or meta.get("source"))
+    if key == "challenge":
+        key = CHALLENGE_DATABASES.get(str(meta.get("database")), "challenge")
     facts = RecordFacts(record=str(record), source=key, space=L.GENERIC_SPACE)
     EXTRACTORS[key](meta, facts)
     facts.patient = _first_str(meta, "patient_id", "subject_id", "patient")

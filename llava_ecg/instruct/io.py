@@ -15,6 +15,9 @@ from pathlib import Path
 from typing import IO, Any, Iterable, Iterator
 
 
+_DELIMITERS = frozenset(" \t\r\n,]")
+
+
 class RowFileError(ValueError):
     """A row file cannot be read. The message names the file and the position of the defect."""
 
@@ -116,8 +119,9 @@ def iter_json_array(path, chunk_size: int = 1 << 20) -> Iterator[Any]:
                 except json.JSONDecodeError as exc:
                     if eof or not fill():
                         raise RowFileError(path, f"element {index} (char {consumed + exc.pos}): {exc.msg}") from None
-            # a number at the very end of the buffer may be cut short; make sure a delimiter follows
-            if end >= len(buf) and not eof and fill():
+            # A value cut by the chunk edge can still parse ("12" of "123", "0" of "0.5"): accept it only when
+            # a delimiter follows, otherwise read on and decode again.
+            if (end >= len(buf) or buf[end] not in _DELIMITERS) and not eof and fill():
                 continue
             yield value
             index += 1

@@ -95,7 +95,9 @@ class Measure:
         raise ValueError(f"{self.name} {v} outside every bin")
 
     def show(self, v: int) -> str:
-        return f"{v:+d}°" if self.key == "axis" else f"{v} {self.unit}"
+        if self.key == "axis":
+            return f"{v:+d}°" if v else "0°"
+        return f"{v} {self.unit}"
 
 
 INF = float("inf")
@@ -394,7 +396,7 @@ def templated_report(facts: RecordFacts) -> str | None:
 @task("report", "open")
 def report_open(facts, rng):
     text, kind = None, "free"
-    if facts.report and is_probably_english(facts.report):
+    if facts.report and (facts.allow_non_english_report or is_probably_english(facts.report)):
         text = clean_report(facts.report)
     elif not facts.report:
         text, kind = templated_report(facts), "templated"

@@ -17,33 +17,39 @@ _PY_LITERALS = {"True": "true", "False": "false", "None": "null"}
 
 
 def extract_json(text: str | None, *, want: type | tuple[type, ...] = (dict, list)) -> Any | None:
-    """The first JSON value of type ``want`` found in ``text``, or ``None``."""
+    """The first (outermost) JSON value of type ``want`` found in ``text``, or ``None``.
+
+    Each ``{``/``[`` from left to right is tried as-is, then repaired, so an outer object with unquoted keys
+    wins over a valid object nested inside it.
+    """
     if not text:
         return None
     candidates = [text.strip()] + [m.group(1).strip() for m in _FENCE.finditer(text)]
     for candidate in candidates:
-        for attempt in (candidate, _repair(candidate)):
-            value = _first_value(attempt, want)
-            if value is not None:
-                return value
+        value = _first_value(candidate, want)
+        if value is not None:
+            return value
     return None
 
 
 def _first_value(text: str, want) -> Any | None:
-    try:
-        value = json.loads(text)
-        if isinstance(value, want):
-            return value
-    except (json.JSONDecodeError, ValueError):
-        pass
-    decoder = json.JSONDecoder()
-    for match in re.finditer(r"[\[{]", text):
+    for attempt in (text, _repair(text)):
         try:
-            value, _ = decoder.raw_decode(text, match.start())
+            value = json.loads(attempt)
         except (json.JSONDecodeError, ValueError):
             continue
         if isinstance(value, want):
             return value
+    decoder = json.JSONDecoder()
+    for match in re.finditer(r"[\[{]", text):
+        start = match.start()
+        for attempt, offset in ((text, start), (_repair(text[start:]), 0)):
+            try:
+                value, _ = decoder.raw_decode(attempt, offset)
+            except (json.JSONDecodeError, ValueError):
+                continue
+            if isinstance(value, want):
+                return value
     return None
 
 

@@ -1,1 +1,22 @@
-"""render stage."""
+"""render stage: ECG -> calibrated, optionally distorted ECG-paper image.
+
+Entry points: ``render(ecg, ...)`` (an image), ``render_page(ecg, ...)`` (image + geometry + applied
+distortion parameters), ``RenderSpec`` (the serialisable recipe), ``encode``/``save``, and the registries
+``LAYOUTS`` (``register_layout``) and ``TRANSFORMS`` (``register_transform``). ``digitize`` reads traces
+back off a clean page (the calibration proof).
+"""
+from .api import RenderResult, render, render_page
+from .digitize import digitize
+from .distort import PRESETS, TRANSFORMS, Compose, Transform, get_pipeline, register_transform
+from .encode import encode, encode_image, preferred_format, save
+from .errors import RenderError, RenderSpecError
+from .layouts import LAYOUTS, Layout, Panel, register_layout
+from .page import PageGeometry, PanelBox
+from .paper import GRIDS, PAPERS
+from .spec import RenderSpec
+
+__all__ = [
+    "render", "render_page", "RenderResult", "RenderSpec", "encode", "encode_image", "save", "preferred_format", "digitize",
+    "RenderError", "RenderSpecError", "LAYOUTS", "Layout", "Panel", "register_layout", "PageGeometry", "PanelBox",
+    "GRIDS", "PAPERS", "PRESETS", "TRANSFORMS", "Compose", "Transform", "register_transform", "get_pipeline",
+]

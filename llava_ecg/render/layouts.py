@@ -21,6 +21,7 @@ class Panel:
     row: int
     start: float  # fraction of the page width and time window
     stop: float
+    strip: bool = False  # a rhythm strip: falls back to another lead when the record lacks this one
 
 
 @dataclass(frozen=True)
@@ -57,8 +58,8 @@ def _grid(name: str, columns: Sequence[Sequence[str]], strips: Sequence[str] = (
     n_cols = len(columns)
     panels = [Panel(lead, row, c / n_cols, (c + 1) / n_cols)
               for c, column in enumerate(columns) for row, lead in enumerate(column)]
-    depth = max(len(c) for c in columns)
-    panels += [Panel(lead, depth + i, 0.0, 1.0) for i, lead in enumerate(strips)]
+    depth = max((len(c) for c in columns), default=0)
+    panels += [Panel(lead, depth + i, 0.0, 1.0, strip=True) for i, lead in enumerate(strips)]
     return Layout(name, depth + len(strips), tuple(panels), paper)
 
 
@@ -96,4 +97,4 @@ def layout_12x1(rhythm_lead: str = "II") -> Layout:
 @register_layout("rhythm", "1x1")
 def layout_rhythm(rhythm_lead: str = "II") -> Layout:
     """One full-length strip on a page sized to fit it (small images for tiny models)."""
-    return _grid("rhythm", ((rhythm_lead,),), paper="fit")
+    return _grid("rhythm", (), (rhythm_lead,), paper="fit")

@@ -61,6 +61,11 @@ class PageGeometry:
         return asdict(self)
 
 
+def page_seconds(spec: RenderSpec) -> float:
+    """Seconds of signal one page shows (10 s at 25 mm/s)."""
+    return TRACE_WIDTH_MM / spec.speed
+
+
 @lru_cache(maxsize=32)
 def _font(size_px: int) -> ImageFont.FreeTypeFont:
     # Pillow's bundled font: identical glyphs on every machine, so images do not depend on system fonts.
@@ -125,7 +130,7 @@ def draw_page(ecg, spec: RenderSpec, *, grid: str | None = None) -> tuple[Image.
     bottom = size_mm[1] - (FOOTER_MM if spec.footer else 3.0)
     row_mm = (bottom - top) / layout.rows
     baselines = [round(top + row_mm * (r + 0.6)) for r in range(layout.rows)]
-    seconds = TRACE_WIDTH_MM / spec.speed
+    seconds = page_seconds(spec)
 
     usable = _usable_leads(ecg)
     if not usable:
@@ -142,8 +147,7 @@ def draw_page(ecg, spec: RenderSpec, *, grid: str | None = None) -> tuple[Image.
     n = ecg.n_samples
     for panel in layout.panels:
         lead = panel.lead
-        strip = panel.start == 0.0 and panel.stop == 1.0
-        if lead.lower() not in usable and strip:
+        if lead.lower() not in usable and panel.strip:
             lead = first_lead  # a rhythm strip falls back to the first usable lead
         col = usable.get(lead.lower())
         t0 = spec.start + panel.start * seconds
@@ -167,6 +171,9 @@ def draw_page(ecg, spec: RenderSpec, *, grid: str | None = None) -> tuple[Image.
         if panel.start > 0:  # column separator
             sep = np.array([[px0, base - 2.5 * k], [px0, base + 2.5 * k]]) - offset
             lines.append(np.rint(sep * (1 << SHIFT)).astype(np.int32)[:, None, :])
+    if not any(b.drawn for b in boxes):
+        raise RenderError(f"{ecg.meta.get('id') or 'ECG'}: none of the leads of layout {layout.name!r} "
+                          f"has samples in {spec.start:g}-{spec.start + seconds:g} s (record leads: {ecg.leads})")
     if spec.calibration:
         pw = 0.2 * spec.speed
         for b in baselines:

@@ -58,7 +58,10 @@ def page_pixels(size_mm: tuple[float, float], dpi: float) -> tuple[int, int]:
 def palette(grid: str) -> np.ndarray:
     """(3 * LEVELS, 3) uint8: background class x ink coverage level, blended toward the ink colour."""
     colors = GRIDS[grid]
-    bases = [colors.paper, colors.minor or colors.paper, colors.major or colors.paper]
+    major = colors.major or colors.paper
+    # class MINOR also carries the 5 mm lines at low dpi; a scheme without a 1 mm grid shows them half-strength
+    minor = colors.minor or tuple((a + b) // 2 for a, b in zip(colors.paper, major))
+    bases = [colors.paper, minor, major]
     alpha = np.linspace(0.0, 1.0, LEVELS)[:, None]
     ink = np.asarray(INK, dtype=np.float64)
     rows = [np.asarray(b, dtype=np.float64) * (1 - alpha) + ink * alpha for b in bases]
@@ -82,13 +85,15 @@ def background_classes(width: int, height: int, dpi: float, grid_top_px: int, mi
         ys = ys[(ys >= grid_top_px) & (ys < height)]
         out[ys, :] = MINOR * LEVELS
     if major:
+        # at low dpi the 5 mm lines are drawn in the light 1 mm colour so the trace stays the darkest thing
+        major_class = MAJOR if k >= MIN_PX_PER_MM_FOR_MINOR_GRID else MINOR
         for axis, size in ((1, width), (0, height)):
             lines = np.rint(np.arange(0, size / k + 5, 5) * k).astype(int)
             idx = (lines[:, None] + np.arange(major_px)[None, :] - major_px // 2).ravel()
             idx = idx[(idx >= 0) & (idx < size)]
             if axis == 1:
-                out[grid_top_px:, idx] = MAJOR * LEVELS
+                out[grid_top_px:, idx] = major_class * LEVELS
             else:
-                out[idx[idx >= grid_top_px], :] = MAJOR * LEVELS
+                out[idx[idx >= grid_top_px], :] = major_class * LEVELS
     out.setflags(write=False)
     return out

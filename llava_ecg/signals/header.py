@@ -7,13 +7,14 @@ anything malformed raises ``ECGReadError`` naming the file and the line.
 """
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .ecg import ECGReadError
 
-__all__ = ["Header", "SignalSpec", "parse_header", "read_header"]
+__all__ = ["Header", "SignalSpec", "parse_header", "read_header", "recorded_at"]
 
 _UNIT_TO_MV = {"mv": 1.0, "uv": 1e-3, "µv": 1e-3, "μv": 1e-3, "v": 1e3, "nv": 1e-6}
 _FORMAT_RE = re.compile(r"^(\d+)(?:x(\d+))?(?::(-?\d+))?(?:\+(\d+))?$")
@@ -78,7 +79,7 @@ def _int(token: str, path, what: str, line_no: int) -> int:
             value = float(token)
         except ValueError:
             raise ECGReadError(path, f"line {line_no}: {what} {token!r} is not a number") from None
-        if value != int(value):
+        if not math.isfinite(value) or value != int(value):
             raise ECGReadError(path, f"line {line_no}: {what} {token!r} is not an integer")
         return int(value)
 
@@ -88,7 +89,7 @@ def _float(token: str, path, what: str, line_no: int) -> float:
         value = float(token)
     except ValueError:
         raise ECGReadError(path, f"line {line_no}: {what} {token!r} is not a number") from None
-    if value != value or value in (float("inf"), float("-inf")):
+    if not math.isfinite(value):
         raise ECGReadError(path, f"line {line_no}: {what} {token!r} is not finite")
     return value
 
@@ -130,8 +131,13 @@ def parse_header(text: str, path: str | Path = "<header>") -> Header:
     n_samples = _int(tokens[3], path, "sample count", no) if len(tokens) > 3 else None
     if n_samples is not None and n_samples < 0:
         raise ECGReadError(path, f"line {no}: negative sample count {n_samples}")
-    base_time = tokens[4] if len(tokens) > 4 else None
-    base_date = tokens[5] if len(tokens) > 5 else None
+    # WFDB order is time then date; Challenge headers write the date first, so go by shape
+    base_time = base_date = None
+    for token in tokens[4:6]:
+        if ":" in token and base_time is None:
+            base_time = token
+        elif base_date is None:
+            base_date = token
 
     if n_segments is not None:
         return Header(path, name, n_signals, fs, n_samples or None, base_time, base_date, [], comments, n_segments)
@@ -178,3 +184,26 @@ def _parse_signal(line: str, no: int, path: Path) -> SignalSpec:
         baseline=adc_zero if baseline is None else baseline, units=units, adc_res=adc_res, adc_zero=adc_zero,
         init_value=init_value, checksum=checksum, name=description,
     )
+
+
+_MONTHS = {m: i for i, m in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov",
+                                        "dec"), start=1)}
+
+
+def recorded_at(base_date: str | None, base_time: str | None) -> str | None:
+    """ISO ``YYYY-MM-DD[ HH:MM:SS]`` from a WFDB ``DD/MM/YYYY`` or Challenge ``DD-Mon-YYYY`` date; None if unparseable."""
+    if not base_date:
+        return None
+    m = re.match(r"^(\d{1,2})/(\d{1,2})/(\d{4})$", base_date) or re.match(r"^(\d{1,2})-([A-Za-z]{3})-(\d{4})$", base_date)
+    if not m:
+        return None
+    day, month, year = m.groups()
+    month_no = int(month) if month.isdigit() else _MONTHS.get(month.lower())
+    if not month_no or not 1 <= month_no <= 12 or not 1 <= int(day) <= 31:
+        return None
+    iso = f"{int(year):04d}-{month_no:02d}-{int(day):02d}"
+    if base_time and re.match(r"^\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?$", base_time):
+        hh, mm, *rest = base_time.split(":")
+        ss = rest[0].split(".")[0] if rest else "00"
+        iso += f" {int(hh):02d}:{int(mm):02d}:{int(ss):02d}"
+    return iso

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from .ecg import ECG, ECGReadError
-from .header import Header, SignalSpec, read_header
+from .header import Header, SignalSpec, read_header, recorded_at
 from .leads import reorder
 from .writers import META_COMMENT_PREFIX
 
@@ -46,13 +46,13 @@ def _decode_dat(raw: bytes, fmt: str, n_channels: int, n_samples: int) -> np.nda
     """Digital samples (n_samples, n_channels) as int64."""
     n = n_samples * n_channels
     if fmt == "16":
-        return np.frombuffer(raw, dtype="<i2", count=n).reshape(n_samples, n_channels).astype(np.int64)
+        return np.frombuffer(raw, dtype="<i2", count=n).reshape(n_samples, n_channels)
     if fmt == "61":
-        return np.frombuffer(raw, dtype=">i2", count=n).reshape(n_samples, n_channels).astype(np.int64)
+        return np.frombuffer(raw, dtype=">i2", count=n).reshape(n_samples, n_channels)
     if fmt == "80":
         return np.frombuffer(raw, dtype=np.uint8, count=n).reshape(n_samples, n_channels).astype(np.int64) - 128
     if fmt == "32":
-        return np.frombuffer(raw, dtype="<i4", count=n).reshape(n_samples, n_channels).astype(np.int64)
+        return np.frombuffer(raw, dtype="<i4", count=n).reshape(n_samples, n_channels)
     if fmt == "24":
         b = np.frombuffer(raw, dtype=np.uint8, count=3 * n).reshape(-1, 3).astype(np.int64)
         v = b[:, 0] | (b[:, 1] << 8) | (b[:, 2] << 16)
@@ -96,8 +96,7 @@ def _read_mat_v4(path: Path, n_channels: int, n_samples: int | None) -> np.ndarr
         raise ECGReadError(path, f"cannot read signal file: {exc}") from None
     if len(data) < expected:
         raise ECGReadError(path, f"truncated MAT file: matrix needs {expected} bytes, found {len(data)}")
-    values = np.frombuffer(data, dtype=dtype).reshape(int(ncols), int(mrows))  # column-major (rows, cols)
-    return values.astype(np.float64 if dtype.kind == "f" else np.int64)
+    return np.frombuffer(data, dtype=dtype).reshape(int(ncols), int(mrows))  # column-major (rows, cols)
 
 
 def _read_mat_scipy(path: Path, n_channels: int) -> np.ndarray:
@@ -142,7 +141,7 @@ def decode_signals(header: Header, *, verify_checksum: bool = True) -> np.ndarra
     """Physical signal (n_samples, n_signals) float64, in each signal's own units (NaN where invalid)."""
     base = header.path.parent
     n_samples = header.n_samples
-    blocks: dict[int, np.ndarray] = {}
+    out: np.ndarray | None = None
     lengths = []
     for file_name, idx in _groups(header):
         specs = [header.signals[i] for i in idx]
@@ -158,24 +157,26 @@ def decode_signals(header: Header, *, verify_checksum: bool = True) -> np.ndarra
         else:
             digital = _read_dat(data_path, header, fmt, specs[0].byte_offset, len(idx), n_samples)
             invalid = _INVALID[fmt]
+        if lengths and digital.shape[0] != lengths[0]:
+            raise ECGReadError(header.path, f"signal files hold different numbers of samples: "
+                                            f"{lengths[0]} and {digital.shape[0]} ({file_name})")
         lengths.append(digital.shape[0])
-        if verify_checksum and digital.dtype.kind == "i":
+        if verify_checksum and digital.dtype.kind in "iu":
             _check_checksums(data_path, digital, specs)
-        for col, i in enumerate(idx):
-            blocks[i] = _to_physical(digital[:, col], header.signals[i], invalid)
-    if len(set(lengths)) > 1:
-        raise ECGReadError(header.path, f"signal files hold different numbers of samples: {sorted(set(lengths))}")
-    if not blocks:
+        if out is None:
+            out = np.empty((digital.shape[0], len(header.signals)), dtype=np.float64)
+        out[:, idx] = _to_physical(digital, specs, invalid)
+    if out is None:
         raise ECGReadError(header.path, "record has no signals")
-    return np.stack([blocks[i] for i in range(len(header.signals))], axis=1)
+    return out
 
 
 def _check_checksums(data_path: Path, digital: np.ndarray, specs: list[SignalSpec]) -> None:
     # WFDB checksum = 16-bit two's-complement sum of the digital samples; catches corrupted data and
     # headers written for another file.
-    sums = (digital.sum(axis=0) + 32768) % 65536 - 32768
+    sums = digital.sum(axis=0, dtype=np.int64) % 65536  # writers differ in signed/unsigned notation: compare mod 2**16
     for col, spec in enumerate(specs):
-        if spec.checksum is not None and int(sums[col]) != spec.checksum:
+        if spec.checksum is not None and int(sums[col]) != spec.checksum % 65536:
             raise ECGReadError(data_path, f"checksum of signal {spec.name or col} is {int(sums[col])} but the header "
                                           f"says {spec.checksum}: data corrupted or header describes another file")
 
@@ -201,8 +202,10 @@ def _read_dat(data_path: Path, header: Header, fmt: str, offset: int, n_channels
     return _decode_dat(raw, fmt, n_channels, n_samples)
 
 
-def _to_physical(digital: np.ndarray, spec: SignalSpec, invalid: int | None) -> np.ndarray:
-    values = (digital.astype(np.float64) - spec.baseline) / spec.gain
+def _to_physical(digital: np.ndarray, specs: list[SignalSpec], invalid: int | None) -> np.ndarray:
+    baseline = np.array([s.baseline for s in specs], dtype=np.float64)
+    gain = np.array([s.gain for s in specs], dtype=np.float64)
+    values = (digital - baseline) / gain
     if invalid is not None:
         values[digital == invalid] = np.nan
     return values
@@ -283,6 +286,9 @@ def read_wfdb(path: str | os.PathLike, *, extra_leads: str = "keep", header: Hea
         meta["base_date"] = header.base_date
     if header.base_time:
         meta["base_time"] = header.base_time
+    when = recorded_at(header.base_date, header.base_time)
+    if when:
+        meta["recorded_at"] = when
     fields = comment_fields(header.comments)
     if "age" in fields:
         meta["age"] = _age(fields["age"])
@@ -297,4 +303,6 @@ def read_wfdb(path: str | os.PathLike, *, extra_leads: str = "keep", header: Hea
             if isinstance(stored, dict):
                 meta.update(stored)
             meta["comments"] = [c for c in header.comments if not c.startswith(META_COMMENT_PREFIX)]
+    if not isinstance(meta.get("labels"), list):
+        meta["labels"] = []
     return ECG(signal=signal.astype(np.float32), fs=header.fs, leads=leads, meta=meta)

@@ -24,6 +24,8 @@ class EcgDataArguments(T.DataArguments):
     row_cache_dir: Optional[str] = field(default=None, metadata={
         "help": "where the JSONL copy + offset index of row files is cached (default $LLAVA_ECG_CACHE "
                 "or ~/.cache/llava_ecg)"})
+    batch_trace: Optional[str] = field(default=None, metadata={
+        "help": "append every batch's step and sample ids to this JSONL file (audits data order and resume)"})
     preflight_samples: int = field(default=64, metadata={
         "help": "rows per source whose label masking is checked before training (0: off)"})
 

@@ -41,6 +41,7 @@ class EcgCollator:
             batch["images"] = torch.stack(images) if all(t.shape == images[0].shape for t in images) else images
             batch["image_sizes"] = [tuple(int(v) for v in x["image_size"]) for x in instances]
         batch[STATS_KEY] = {
+            "ids": [x.get(STATS_KEY, {}).get("id") for x in instances],
             "skipped": [s for x in instances for s in x.get(STATS_KEY, {}).get("skipped", [])],
             "supervised": [int((x["labels"][:max_len] != IGNORE_INDEX).sum()) for x in instances],
             "text_only": sum(1 for x in instances if (x["input_ids"] < 0).sum() == 0),

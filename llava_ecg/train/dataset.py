@@ -57,8 +57,11 @@ def epoch_seed(seed: int, epoch: int) -> int:
 
 
 def normalise_conversations(conversations) -> list[dict]:
-    if not isinstance(conversations, list) or not conversations:
+    """Validated ``[{from, value: str}, ...]`` starting with a human turn and ending with an answer."""
+    if conversations is None or conversations == []:
         raise CorruptSample("empty_conversation", "no conversation turns")
+    if not isinstance(conversations, list):
+        raise CorruptSample("malformed_row", f"conversations is a {type(conversations).__name__}, not a list")
     turns = []
     for turn in conversations:
         if not isinstance(turn, dict) or turn.get("from") not in ("human", "gpt"):
@@ -69,15 +72,15 @@ def normalise_conversations(conversations) -> list[dict]:
         if not isinstance(value, str):
             raise CorruptSample("malformed_row", f"turn value {value!r:.80} is not text")
         turns.append({"from": turn["from"], "value": value})
-    if turns and turns[0]["from"] == "gpt":
+    if turns[0]["from"] == "gpt":  # upstream skips a leading answer too
         turns = turns[1:]
+    for i, turn in enumerate(turns):
+        if turn["from"] != ("human", "gpt")[i % 2]:
+            raise CorruptSample("malformed_row", "turns do not alternate human/gpt")
     if turns and turns[-1]["from"] == "human":  # an unanswered question would blank every label upstream
         turns = turns[:-1]
     if not any(t["from"] == "gpt" and t["value"].strip() for t in turns):
         raise CorruptSample("empty_conversation", "no non-empty answer to train on")
-    for i, turn in enumerate(turns):
-        if turn["from"] != ("human", "gpt")[i % 2]:
-            raise CorruptSample("malformed_row", "turns do not alternate human/gpt")
     return turns
 
 
@@ -124,7 +127,7 @@ class EcgSupervisedDataset(Dataset):
         for _ in range(self.max_consecutive_failures):
             try:
                 item = self.build(s, local, epoch)
-                item[STATS_KEY] = {"skipped": skipped}
+                item[STATS_KEY] = {"skipped": skipped, "id": f"{self.sources[s].name}#{local}"}
                 return item
             except CorruptSample as exc:
                 ident = f"{self.sources[s].name}#{local}"

@@ -80,9 +80,9 @@ class ImagePreprocessor:
             if self.grid_pinpoints is None:
                 raise ImageConfigError("image_aspect_ratio=anyres needs image_grid_pinpoints "
                                        "(in the recipe or in the base model's config.json)")
-        from .speedups import cache_vision_check
+        from llava_ecg.compat import install_vision_available_cache
 
-        cache_vision_check()
+        install_vision_available_cache()
 
     def _pixels(self, image: Image.Image) -> torch.Tensor:
         return self.processor.preprocess(image, return_tensors="pt")["pixel_values"][0]

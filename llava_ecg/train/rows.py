@@ -96,6 +96,8 @@ class RowStore:
         key = hashlib.sha1(f"{self.path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:16]
         stem = cache_dir / f"{self.path.stem}-{key}"
         is_array = _first_char(self.path) == b"["
+        if not is_array:
+            self._check_first_line()
         lines_path = stem.with_suffix(".jsonl") if is_array else self.path
         index_path = stem.with_suffix(".offsets.npy")
         if index_path.is_file() and lines_path.is_file():
@@ -110,6 +112,19 @@ class RowStore:
                 offsets = _scan_offsets(lines_path)
                 _atomic_write_bytes(index_path, lambda fh: np.save(fh, offsets))
         return lines_path, np.load(index_path)
+
+    def _check_first_line(self) -> None:
+        with open(self.path, "rb") as fh:
+            for line in fh:
+                if line.strip():
+                    try:
+                        row = json.loads(line)
+                    except (json.JSONDecodeError, UnicodeDecodeError):
+                        row = None
+                    if not isinstance(row, dict):
+                        raise RowFileError(self.path, "is neither a JSON list of rows nor JSONL (one object "
+                                           f"per line); first line: {line[:80]!r}")
+                    return
 
     def _convert_array(self, lines_path: Path) -> None:
         try:

@@ -15,7 +15,6 @@ import json
 import logging
 import os
 import tempfile
-import types
 from collections import Counter
 
 import torch
@@ -33,15 +32,13 @@ def _base_model(model):
 
 
 def unfreeze_vision_tower(model, dtype: torch.dtype | None = None) -> int:
-    """Make the CLIP tower trainable; returns the number of parameters it has.
+    """Make the CLIP tower trainable; returns its parameter count. Upstream runs the tower under
+    ``torch.no_grad``; ``llava_ecg.compat.allow_vision_tower_grad`` lifts that for trainable towers."""
+    from llava_ecg.compat import allow_vision_tower_grad
 
-    Upstream's ``CLIPVisionTower.forward`` is decorated with ``@torch.no_grad()``; the instance gets
-    the undecorated function instead (``tests/train`` fails if upstream drops the decorator's
-    ``__wrapped__``)."""
+    allow_vision_tower_grad()
     tower = _base_model(model).get_vision_tower()
     tower.vision_tower.requires_grad_(True)
-    plain_forward = type(tower).forward.__wrapped__
-    tower.forward = types.MethodType(plain_forward, tower)
     if dtype is not None:
         tower.to(dtype=dtype)
     return sum(p.numel() for p in tower.parameters())
@@ -56,6 +53,7 @@ class EcgTrainer(LLaVATrainer):
                 raise ValueError("group_by_modality_length is not supported by the llava-ecg dataset "
                                  "(PULSE trains with it off); set group_by_modality_length=False")
             self._configure_images(base)
+            train_dataset.plan.seed = args.data_seed if args.data_seed is not None else args.seed
         if getattr(args, "unfreeze_vision_tower", False):
             compute = torch.bfloat16 if args.bf16 else (torch.float16 if args.fp16 else torch.float32)
             n = unfreeze_vision_tower(model, dtype=compute)
@@ -119,6 +117,12 @@ class EcgTrainer(LLaVATrainer):
         return super().compute_loss(model, inputs, *args, **kwargs)
 
     def _record(self, stats: dict, inputs: dict) -> None:
+        trace = getattr(self.data_args, "batch_trace", None)
+        if trace:
+            with open(f"{trace}.rank{self.args.process_index}" if self.args.world_size > 1 else trace, "a") as fh:
+                fh.write(json.dumps({"step": self.state.global_step + 1, "epoch": self.state.epoch,
+                                     "ids": stats["ids"], "image_sizes": "image_sizes" in inputs,
+                                     "supervised": stats["supervised"]}) + "\n")
         c = self.data_stats
         c["batches"] += 1
         c["samples"] += len(stats["supervised"])
@@ -156,11 +160,11 @@ class EcgTrainer(LLaVATrainer):
     def write_data_summary(self) -> dict:
         summary = self.data_summary()
         if self.is_world_process_zero():
+            skipped = ", ".join(f"{k} {v}" for k, v in summary["skipped"].items())
             line = (f"llava-ecg data summary: {summary['samples']} samples in {summary['batches']} batches, "
-                    f"{summary['skipped_total']} skipped {summary['skipped'] or ''}, "
+                    f"{summary['skipped_total']} corrupt samples skipped{f' ({skipped})' if skipped else ''}, "
                     f"{summary['text_only_samples']} text-only, "
                     f"min supervised tokens/sample {summary['min_supervised_tokens_per_sample']}")
-            (logger.warning if summary["skipped_total"] else logger.info)(line)
             print(line, flush=True)
             os.makedirs(self.args.output_dir, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=self.args.output_dir, suffix=".tmp")

@@ -2,8 +2,8 @@
 
 Sources (``ECGBENCH_SOURCE``, default ``auto``), all offline once the data is on disk:
 
-* ``hf`` — ``datasets.load_dataset("PULSE-ECG/ECGBench", <config>)``: the user's HF cache (set
-  ``HF_DATASETS_OFFLINE=1`` to forbid downloads). ``ECGBENCH_HF_REPO`` overrides the repository id.
+* ``hf`` — ``datasets.load_dataset("PULSE-ECG/ECGBench", <config>)`` (the YAML's ``dataset_path``): the user's HF
+  cache (``HF_DATASETS_OFFLINE=1`` forbids downloads). ``ECGBENCH_HF_REPO`` overrides the repository id.
 * ``parquet`` — the published parquet files under ``ECGBENCH_ROOT`` (``<config>/*.parquet``,
   ``data/<config>*.parquet`` or ``<config>*.parquet``), ``image`` stored as ``{bytes, path}``.
 * ``json`` — the authors' README export or ``llava-ecg build bench`` output: ``ECGBENCH_ROOT/<config>.json`` (or
@@ -46,7 +46,8 @@ def _json_file(root: Path, config: str) -> Path | None:
     return None
 
 
-def resolve_source(config: str, source: str | None = None, root: str | os.PathLike | None = None) -> tuple[str, Path | None]:
+def resolve_source(config: str, source: str | None = None,
+                   root: str | os.PathLike | None = None) -> tuple[str, Path | None]:
     """Which source to read ``config`` from: explicit arguments, then ``ECGBENCH_SOURCE`` / ``ECGBENCH_ROOT``."""
     source = (source or os.environ.get("ECGBENCH_SOURCE") or "auto").strip().lower()
     root_value = root or os.environ.get("ECGBENCH_ROOT") or None
@@ -97,10 +98,10 @@ def _check_schema(ds, where: str):
     return ds
 
 
-def _load_hf(config: str):
+def _load_hf(config: str, repo: str | None):
     import datasets
 
-    repo = os.environ.get("ECGBENCH_HF_REPO", HF_REPO)
+    repo = os.environ.get("ECGBENCH_HF_REPO") or repo or HF_REPO
     try:
         ds = datasets.load_dataset(repo, config, split="test")
     except Exception as exc:  # noqa: BLE001 - re-raised with the fix the user needs
@@ -137,6 +138,8 @@ def _read_rows(path: Path) -> list[dict]:
     if not isinstance(rows, list) or not rows:
         raise ECGBenchDataError(f"{path}: expected a non-empty list of rows")
     for i, row in enumerate(rows):
+        if isinstance(row, dict) and "conversations" not in row and "conversation" in row:
+            row["conversations"] = row.pop("conversation")  # the authors' older report file
         if not isinstance(row, dict) or "id" not in row or "conversations" not in row:
             raise ECGBenchDataError(f"{path}: row {i} lacks 'id' or 'conversations'")
         if not (row.get("image") or row.get("image_path")):
@@ -176,11 +179,15 @@ def _load_json(root: Path, config: str):
     return ds.cast_column("image", _image_feature())
 
 
-def load_ecgbench(config: str, *, source: str | None = None, root: str | os.PathLike | None = None):
-    """The ``test`` split of ECGBench config ``config`` (``ptb-test``, ``arena``, ...) from the selected source."""
+def load_ecgbench(config: str, *, source: str | None = None, root: str | os.PathLike | None = None,
+                  hf_repo: str | None = None):
+    """The ``test`` split of ECGBench config ``config`` (``ptb-test``, ``arena``, ...) from the selected source.
+
+    ``hf_repo``: the dataset id for the ``hf`` source (the task YAML's ``dataset_path``); ``ECGBENCH_HF_REPO`` wins.
+    """
     kind, root_path = resolve_source(config, source, root)
     if kind == "hf":
-        return _load_hf(config)
+        return _load_hf(config, hf_repo)
     if kind == "parquet":
         return _load_parquet(root_path, config)
     return _load_json(root_path, config)

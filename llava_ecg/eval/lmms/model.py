@@ -327,8 +327,9 @@ class LlavaEcg(lmms):
         # Right-padded continuations: padding sits after every real token, so causal attention never sees it.
         attention = torch.ones((n, past_len + width), dtype=torch.long, device=self._device)
         position_ids = torch.arange(past_len, past_len + width, device=self._device).unsqueeze(0).expand(n, -1)
+        # use_cache=True: transformers 4.37 converts a tuple cache into a Cache object only when caching is on.
         out = self._model(input_ids=batch.to(self._device), past_key_values=expanded, attention_mask=attention,
-                          position_ids=position_ids, use_cache=False, return_dict=True)
+                          position_ids=position_ids, use_cache=True, return_dict=True)
         rest = torch.log_softmax(out.logits.float(), dim=-1)
         scores = []
         for i, c in enumerate(cont_ids):

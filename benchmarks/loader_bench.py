@@ -1,0 +1,190 @@
+"""Training-loader speed.
+
+1. On-the-fly samples/s per core: read a 12-lead 10 s WFDB record -> render a 3x4 page (200 dpi,
+   2200x1700) with the "light" distortion -> anyres CLIP preprocessing exactly as PULSE (336 px tiles,
+   llava-v1.6 pinpoints, 1+4 tiles) -> upstream v1 tokenisation + masking. One process, one thread:
+   the figure is per core (a 7B anyres step consumes a few samples/s/GPU; target >= 10/s/core).
+2. Per-step overhead of our dataset/collator vs upstream's on the same pre-rendered images (pad), with
+   the tiny model through upstream ``train()``: median ``train_runtime`` over alternating runs
+   (target <= 5 %).
+
+    python benchmarks/loader_bench.py [--n 40] [--steps 60] [--repeats 3] [--workdir DIR]
+
+No network: the CLIP processor is built locally with CLIP-L/336's preprocessing constants and the
+tokenizer is the tiny offline one (tokenisation cost depends on text length, not vocabulary size).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+PINPOINTS = [[336, 672], [672, 336], [672, 672], [1008, 336], [336, 1008]]
+QUESTION = ("<image>\nPlease interpret this 12-lead electrocardiogram: describe the rhythm, the heart rate, "
+            "the intervals, the axis and any morphology abnormality, then give a diagnosis.")
+ANSWER = ("The ECG shows sinus rhythm at 72 beats per minute with a normal axis. The PR interval is 160 ms, "
+          "the QRS duration is 90 ms and QT/QTc 380/410 ms. There is no ST depression or elevation and the "
+          "T waves are upright. Normal ECG.")
+
+
+def offline_env(work: Path) -> dict:
+    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", HF_DATASETS_OFFLINE="1",
+               HF_HOME=str(work / "hf"), OMP_NUM_THREADS="1", TOKENIZERS_PARALLELISM="false",
+               LLAVA_ECG_CACHE=str(work / "cache"), PYTHONPATH=str(ROOT))
+    return env
+
+
+def on_the_fly(work: Path, n: int) -> dict:
+    import torch
+    from transformers import AutoTokenizer, CLIPImageProcessor
+
+    from llava_ecg import compat
+    from llava_ecg.render import RenderSpec
+    from llava_ecg.signals import synthesize, write_wfdb
+    from llava_ecg.tiny import build_tiny_base
+    from llava_ecg.train.arguments import EcgDataArguments
+    from llava_ecg.train.dataset import EcgSupervisedDataset
+    from llava_ecg.train.mixture import SourceSpec
+    from llava_ecg.train.templates import register_templates
+
+    torch.set_num_threads(1)
+    compat.install()
+    from llava import conversation
+
+    register_templates()
+    conversation.default_conversation = conversation.conv_templates["llava_v1"]
+    base = build_tiny_base(work / "tiny")
+    tok = AutoTokenizer.from_pretrained(base.llm_dir, use_fast=False, model_max_length=4096, padding_side="right")
+    tok.pad_token = tok.unk_token
+    rows = []
+    for i in range(n):
+        write_wfdb(synthesize(("sinus", "afib")[i % 2], seed=i),
+                   work / "records" / f"r{i}")
+        spec = RenderSpec(layout="3x4", dpi=200, distort="light", seed=i).to_dict()
+        rows.append({"id": str(i), "image": f"r{i}.png", "render": {"record": f"r{i}", "source": None, **spec},
+                     "conversations": [{"from": "human", "value": QUESTION}, {"from": "gpt", "value": ANSWER}]})
+    (work / "rows.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    da = EcgDataArguments(data_path="x", image_aspect_ratio="anyres", image_grid_pinpoints=json.dumps(PINPOINTS),
+                          row_cache_dir=str(work / "cache"))
+    da.image_processor = CLIPImageProcessor(size={"shortest_edge": 336}, crop_size={"height": 336, "width": 336},
+                                            image_mean=[0.48145466, 0.4578275, 0.40821073],
+                                            image_std=[0.26862954, 0.26130258, 0.27577711])
+    da.is_multimodal, da.mm_use_im_start_end, da.tokens_per_tile = True, False, 576
+    ds = EcgSupervisedDataset([SourceSpec(str(work / "rows.jsonl"), None, str(work / "records"), 1.0, "otf")], tok, da)
+    ds[0]  # warm-up (imports, JIT caches)
+
+    # stage breakdown on the same rows, then the end-to-end figure
+    from llava_ecg.render import render
+    from llava_ecg.signals import read_record
+
+    t = {"read": 0.0, "render": 0.0, "anyres_preprocess": 0.0}
+    for i in range(n):
+        t0 = time.perf_counter()
+        ecg = read_record(work / "records" / f"r{i}")
+        t1 = time.perf_counter()
+        image = render(ecg, RenderSpec.from_dict({k: v for k, v in rows[i]["render"].items()
+                                                  if k not in ("record", "source")}))
+        t2 = time.perf_counter()
+        pixels, _ = ds.preprocessor(image)
+        t3 = time.perf_counter()
+        t["read"] += t1 - t0
+        t["render"] += t2 - t1
+        t["anyres_preprocess"] += t3 - t2
+    start = time.perf_counter()
+    for i in range(n):
+        item = ds[i]
+    total = time.perf_counter() - start
+    return {"samples_per_s_per_core": n / total, "ms_per_sample": 1000 * total / n,
+            "stage_ms": {k: round(1000 * v / n, 1) for k, v in t.items()},
+            "tokenise_ms_approx": round(1000 * total / n - sum(1000 * v / n for v in t.values()), 1),
+            "tiles": int(pixels.shape[0]), "image_size": list(image.size), "input_tokens": int(len(item["input_ids"]))}
+
+
+def _write_prerendered(work: Path, n: int) -> Path:
+    from PIL import Image, ImageDraw
+
+    folder = work / "pre"
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for i in range(n):
+        img = Image.new("RGB", (96 + 8 * (i % 5), 48), (255, 235, 235))
+        ImageDraw.Draw(img).line([(0, 24), (30, 4), (50, 44), (95, 24)], fill=(0, 0, 0), width=2)
+        img.save(folder / f"e{i}.png")
+        rows.append({"id": str(i), "image": f"e{i}.png", "conversations": [
+            {"from": "human", "value": "<image>\nWhat is the rhythm?"}, {"from": "gpt", "value": "Sinus rhythm."},
+            {"from": "human", "value": "Heart rate?"}, {"from": "gpt", "value": f"{60 + i % 40} bpm."}]})
+    (folder / "train.json").write_text(json.dumps(rows))
+    return folder
+
+
+def step_overhead(work: Path, steps: int, repeats: int) -> dict:
+    from llava_ecg.tiny import build_tiny_base
+
+    base = build_tiny_base(work / "tiny")
+    folder = _write_prerendered(work, 64)
+    common = ["--model_name_or_path", str(base.llm_dir), "--vision_tower", str(base.clip_dir), "--version", "v1",
+              "--data_path", str(folder / "train.json"), "--image_folder", str(folder),
+              "--mm_projector_type", "mlp2x_gelu", "--mm_vision_select_layer", "-2",
+              "--mm_use_im_start_end", "False", "--mm_use_im_patch_token", "False", "--image_aspect_ratio", "pad",
+              "--group_by_modality_length", "False", "--max_steps", str(steps), "--per_device_train_batch_size", "4",
+              "--learning_rate", "1e-3", "--logging_steps", "1000", "--save_strategy", "no",
+              "--model_max_length", "256", "--dataloader_num_workers", "0", "--lazy_preprocess", "True",
+              "--report_to", "none", "--seed", "0"]
+    upstream = ("import sys, llava_ecg.compat as c; c.install(); from llava.train.train import train; "
+                "sys.argv = ['train'] + sys.argv[1:]; train()")
+    ours = ("import sys, llava_ecg.compat as c; c.install(); import llava_ecg.train as t; t.install(); "
+            "from llava.train.train import train; sys.argv = ['train'] + sys.argv[1:]; train()")
+    times = {"upstream": [], "llava_ecg": []}
+    for r in range(repeats):
+        for name, code in (("upstream", upstream), ("llava_ecg", ours)):
+            out = work / f"out_{name}_{r}"
+            proc = subprocess.run([sys.executable, "-c", code, *common, "--output_dir", str(out)],
+                                  env=offline_env(work), capture_output=True, text=True)
+            if proc.returncode:
+                raise SystemExit(f"{name} run failed:\n{(proc.stdout + proc.stderr)[-3000:]}")
+            runtime = float(re.search(r"'train_runtime': ([0-9.]+)", proc.stdout + proc.stderr).group(1))
+            times[name].append(runtime)
+    up, us = statistics.median(times["upstream"]), statistics.median(times["llava_ecg"])
+    return {"steps": steps, "batch": 4, "upstream_s": times["upstream"], "llava_ecg_s": times["llava_ecg"],
+            "median_upstream_ms_per_step": 1000 * up / steps, "median_llava_ecg_ms_per_step": 1000 * us / steps,
+            "overhead_percent": 100 * (us - up) / up}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--n", type=int, default=40, help="on-the-fly samples to time")
+    ap.add_argument("--steps", type=int, default=60, help="optimizer steps per overhead run")
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--workdir", type=Path, default=None)
+    ap.add_argument("--skip", choices=["otf", "overhead"], default=None)
+    args = ap.parse_args()
+    work = args.workdir or Path(tempfile.mkdtemp(prefix="loader_bench_"))
+    os.environ.update({k: v for k, v in offline_env(work).items() if k != "PYTHONPATH"})
+    result = {}
+    if args.skip != "otf":
+        r = on_the_fly(work, args.n)
+        result["on_the_fly"] = r
+        print(f"on-the-fly render+distort+anyres+tokenise: {r['samples_per_s_per_core']:.1f} samples/s/core "
+              f"({r['ms_per_sample']:.0f} ms/sample; stages ms {r['stage_ms']}, tokenise ~{r['tokenise_ms_approx']} ms; "
+              f"{r['tiles']} tiles of 336 px from {r['image_size']}, {r['input_tokens']} text tokens)  target >= 10")
+    if args.skip != "overhead":
+        r = step_overhead(work, args.steps, args.repeats)
+        result["step_overhead"] = r
+        print(f"per-step time, tiny model, pre-rendered pad images: upstream {r['median_upstream_ms_per_step']:.1f} ms, "
+              f"llava-ecg {r['median_llava_ecg_ms_per_step']:.1f} ms -> overhead {r['overhead_percent']:+.1f} % "
+              f"(median of {args.repeats}; target <= 5 %)")
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

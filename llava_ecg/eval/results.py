@@ -1,0 +1,159 @@
+"""Score files on disk: what ``llava-ecg score``/``judge`` write and ``llava-ecg report`` reads.
+
+Our files are ``<subset>.<mode>.json`` with ``{"format": "llava-ecg-score/1", subset, mode, model, metrics,
+per_class, confusion, items, ...}``. ``report`` also reads lmms-eval ``results*.json`` files (``results:
+{ecgbench_<subset>: {"<metric>,<filter>": value}}``) so a plain ``lmms-eval --output_path DIR`` run can be
+reported without rescoring.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from llava_ecg.eval.subsets import get_subset
+
+FORMAT = "llava-ecg-score/1"
+
+
+def write_json_atomic(path: str | Path, data: Any) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(_clean(data), handle, indent=1, ensure_ascii=False, allow_nan=False)
+            handle.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _clean(value: Any) -> Any:
+    """NaN/inf -> null so the file is strict JSON."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    if hasattr(value, "item") and callable(value.item):  # numpy scalars
+        return _clean(value.item())
+    return value
+
+
+@dataclass
+class ResultSet:
+    subset: str
+    run: str  # model or run label shown in the report
+    mode: str
+    metrics: dict[str, Any]
+    per_class: list[dict] = field(default_factory=list)
+    confusion: dict = field(default_factory=dict)
+    source: str = ""
+
+
+def load_results(root: str | Path) -> list[ResultSet]:
+    """Every score file under ``root`` (ours and lmms-eval's), sorted by subset then run."""
+    root = Path(root)
+    if not root.is_dir():
+        from llava_ecg.eval.errors import EvalInputError
+
+        raise EvalInputError(f"{root}: results folder not found")
+    found: list[ResultSet] = []
+    for path in sorted(root.rglob("*.json")):
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError, OSError):
+            continue
+        if not isinstance(data, dict):
+            continue
+        if data.get("format") == FORMAT:
+            found.append(ResultSet(data["subset"], str(data.get("model") or path.parent.name), data.get("mode", "?"),
+                                   _nan(data.get("metrics", {})), data.get("per_class") or [],
+                                   data.get("confusion") or {}, str(path)))
+        elif isinstance(data.get("results"), dict):
+            found.extend(_from_lmms(data, path))
+    order = {name: i for i, name in enumerate(_subset_order())}
+    return sorted(found, key=lambda r: (order.get(r.subset, 99), r.run, r.mode))
+
+
+def _subset_order() -> list[str]:
+    from llava_ecg.eval.subsets import SUBSETS
+
+    return list(SUBSETS)
+
+
+def _nan(metrics: dict) -> dict:
+    return {k: (float("nan") if v is None else v) for k, v in metrics.items()}
+
+
+def _from_lmms(data: dict, path: Path) -> list[ResultSet]:
+    config = data.get("config") or {}
+    model_args = str(config.get("model_args") or "")
+    run = _model_label(model_args) or str(config.get("model") or path.parent.name)
+    out = []
+    for task, values in data["results"].items():
+        if not str(task).startswith("ecgbench_") or not isinstance(values, dict):
+            continue
+        try:
+            subset = get_subset(task)
+        except KeyError:
+            continue
+        strict: dict[str, Any] = {}
+        pulse: dict[str, Any] = {}
+        details: dict = {}
+        for key, value in values.items():
+            name = str(key).split(",")[0]
+            if name == "details" and isinstance(value, dict):
+                details = value
+            elif isinstance(value, (int, float)) and not isinstance(value, bool):
+                if name.endswith("_pulse"):
+                    pulse.setdefault(name[: -len("_pulse")], float(value))
+                elif not name.endswith("_stderr"):
+                    strict.setdefault(name, float(value))
+        for mode, metrics in (("strict", strict), ("pulse", pulse)):
+            if not metrics:
+                continue
+            extra = details.get(mode) if isinstance(details.get(mode), dict) else {}
+            merged = {**(extra.get("metrics") or {}), **metrics}
+            out.append(ResultSet(subset.name, run, mode, _nan(merged), extra.get("per_class") or [],
+                                 extra.get("confusion") or {}, str(path)))
+    return out
+
+
+def _model_label(model_args: str) -> str:
+    for part in model_args.split(","):
+        if part.startswith("pretrained="):
+            return Path(part.split("=", 1)[1].rstrip("/")).name
+    return ""
+
+
+def write_text_atomic(path: str | Path, text: str) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text if text.endswith("\n") else text + "\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def score_document(subset: str, mode: str, scores, *, model: str | None = None, **sources: Any) -> dict:
+    """The ``llava-ecg-score/1`` document for one scored subset."""
+    from datetime import datetime, timezone
+
+    doc = {"format": FORMAT, "subset": subset, "mode": mode, "model": model,
+           "created": datetime.now(timezone.utc).isoformat(timespec="seconds"), **sources}
+    doc.update(scores.details())
+    return doc

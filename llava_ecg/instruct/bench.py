@@ -1,0 +1,244 @@
+"""ECGBench-format test sets from your own records (``llava-ecg build bench``).
+
+Rows are ``{"id", "image", "conversations": [{"from": "human", "value": prompt}, {"from": "gpt", "value": answer}]}``
+exactly as the authors' README exports ECGBench (no ``<image>`` token in the prompt; ``ecgqa-test`` answers are
+lists of strings), so the same lmms-eval tasks and scorers run on a fresh sample or on hospital data.
+
+Prompts for ``cpsc-test``, ``code15-test``, ``g12-test-no-cot``/``csn-test-no-cot``, ``ptb-test-report`` and
+``ecgqa-test`` are the published ones, byte for byte (PULSE.md §2.2). The ``ptb-test`` prompt is not published
+(unconfirmed); ours follows the ``cpsc-test`` wording with the PTB-XL superclasses.
+"""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from tqdm.auto import tqdm
+
+from . import io as rio
+from .build import stable_seed
+from .facts import SOURCES, RecordFacts, record_facts
+from .sources import reader_source
+from .labels import CPSC_SPACE, PTBXL_SUPERCLASS_NAMES, PTBXL_SUPERCLASSES, Label
+from .tasks import LETTERS, clean_report, is_probably_english
+
+CPSC_PROMPT = (
+    "You are provided with an ECG signal image. Please classify the ECG image into the following diagnostic "
+    "statement classes:\nNORM(Normal ECG), AF(Atrial fibrillation), I-AVB(First-degree atrioventricular block), "
+    "LBBB(Left bundle branch block), RBBB(Right bundle branch block), PAC(Premature atrial contraction), "
+    "PVC(Premature ventricular contraction), STD(ST-segment depression), STE(ST-segment elevated)\n"
+    "Directly output the class name and separate with a semicolon.")
+PTB_PROMPT = (  # not published; modelled on CPSC_PROMPT
+    "You are provided with an ECG signal image. Please classify the ECG image into the following diagnostic "
+    "statement classes:\nNORM(Normal ECG), MI(Myocardial Infarction), STTC(ST/T Change), "
+    "CD(Conduction Disturbance), HYP(Hypertrophy)\nDirectly output the class name and separate with a semicolon.")
+CODE15_PROMPT = "Classify the ECG as normal or abnormal. Provide NORM or ABNORMAL as the output."
+REPORT_PROMPT = "Write a diagnostic report for this ECG image."
+MCQ_PROMPT = (
+    "Answer the following multiple choice question. The last line of your response should be of the following "
+    "format: 'Answer: $LETTER' (without quotes) where LETTER is one of options. Provide the correct option "
+    "directly.\nDetermine the appropriate class for the ECG image.\n")
+TEST_FRACTION_BY_PATIENT = 10  # sources with patient ids but no official split: 1 patient in 10 is test
+
+SUBSET_SOURCES = {"ptb-test": "ptbxl", "ptb-test-report": "ptbxl", "code15-test": "code15", "cpsc-test": "cpsc",
+                  "g12-test-no-cot": "g12", "csn-test-no-cot": "csn", "ecgqa-test": "ecgqa"}
+DEFAULT_LIMIT = {"ptb-test-report": 500}
+
+
+class BenchError(ValueError):
+    """A benchmark subset cannot be built; the message says why."""
+
+
+@dataclass
+class BenchRow:
+    suffix: str  # appended to "<prefix>-<record name>" for the id ("" or "-q_0")
+    prompt: str
+    answer: Any
+    labels: list[str] = field(default_factory=list)
+
+
+SubsetFn = Callable[[RecordFacts, Any, random.Random], "list[BenchRow]"]
+SUBSETS: dict[str, SubsetFn] = {}
+
+
+def subset(name: str):
+    def wrap(fn: SubsetFn) -> SubsetFn:
+        SUBSETS[name] = fn
+        return fn
+    return wrap
+
+
+@subset("ptb-test")
+def _ptb(facts, ecg, rng):
+    if not facts.superclasses:
+        return []  # no diagnostic statement: nothing to score
+    return [BenchRow("", PTB_PROMPT, ";".join(facts.superclasses), list(facts.superclasses))]
+
+
+@subset("cpsc-test")
+def _cpsc(facts, ecg, rng):
+    codes = [label.code for label in CPSC_SPACE.labels if label.code in facts.label_codes()]
+    return [BenchRow("", CPSC_PROMPT, ";".join(codes), codes)] if codes else []
+
+
+@subset("code15-test")
+def _code15(facts, ecg, rng):
+    if facts.superclasses not in (["NORM"], ["ABNORMAL"]):
+        return []  # normal_ecg unknown
+    return [BenchRow("", CODE15_PROMPT, facts.superclasses[0], facts.superclasses + facts.label_codes())]
+
+
+@subset("ptb-test-report")
+def _report(facts, ecg, rng):
+    if not facts.report or not is_probably_english(facts.report):
+        return []  # non-English reports need --llm-url (translation) first
+    return [BenchRow("", REPORT_PROMPT, clean_report(facts.report), facts.label_codes())]
+
+
+def mcq_options(present: list[Label], space: list[Label], rng: random.Random, n_options: int = 8,
+                per_option: int = 4) -> tuple[list[str], int]:
+    """ECGBench 8-option MCQ: the correct option lists the record's labels (padded to 4 by repeating them);
+    distractors are 4 labels drawn with replacement from the whole space, never equal to or a subset of the
+    record's labels, and all options distinct."""
+    if len(present) >= per_option:
+        correct = rng.sample(present, per_option)
+    else:
+        correct = present + rng.choices(present, k=per_option - len(present))
+    truth = {label.code for label in present}
+    texts = [", ".join(label.display() for label in correct)]
+    seen = {texts[0]}
+    for _ in range(1000):
+        if len(texts) == n_options:
+            break
+        pick = rng.choices(space, k=per_option)
+        if {label.code for label in pick} <= truth:
+            continue
+        text = ", ".join(label.display() for label in pick)
+        if text not in seen:
+            seen.add(text)
+            texts.append(text)
+    if len(texts) < n_options:
+        raise BenchError(f"label space of {len(space)} labels is too small for {n_options} distinct options")
+    answer_at = rng.randrange(n_options)
+    options = texts[1:]
+    options.insert(answer_at, texts[0])
+    return options, answer_at
+
+
+def _mcq(facts, ecg, rng):
+    present = facts.labels
+    if not present:
+        return []
+    options, i = mcq_options(present, facts.space.labels, rng)
+    prompt = MCQ_PROMPT + "\n".join(f"{LETTERS[k]}. {text}" for k, text in enumerate(options))
+    return [BenchRow("", prompt, f"{LETTERS[i]}. {options[i]}", facts.label_codes())]
+
+
+SUBSETS["g12-test-no-cot"] = _mcq
+SUBSETS["csn-test-no-cot"] = _mcq
+
+
+@subset("ecgqa-test")
+def _ecgqa(facts, ecg, rng):
+    from .ecgqa import BENCH_PROMPT
+
+    rows = []
+    for k, q in enumerate((ecg.meta or {}).get("ecgqa", [])):
+        prompt = BENCH_PROMPT.format(question=q["question"], options=", ".join(q["options"]))
+        rows.append(BenchRow(f"-q_{k}", prompt, list(q["answer"]), list(q.get("attribute") or [])))
+    return rows
+
+
+def is_test_patient(source: str, patient: str | None, fraction: int = TEST_FRACTION_BY_PATIENT) -> bool:
+    """Patient-wise split for sources without an official one (stable across runs and machines)."""
+    return patient is not None and stable_seed("test-split", source, patient) % fraction == 0
+
+
+def bench_image_path(facts: RecordFacts, ext: str) -> str:
+    """ECGBench naming: ``<folder>/<record name>-0.<ext>`` (e.g. ``cpsc/A6504-0.png``)."""
+    return f"{SOURCES[facts.source][1]}/{facts.name}-0.{ext}"
+
+
+def build_bench(subset_name: str, records, out_dir, *, seed: int = 0, limit: int | None = None,
+                render: bool = True, layout: str = "3x4", distort: str = "none", dpi: float = 200.0,
+                workers: int = 1, patient_split: bool = False, render_fn=None, progress: bool = True,
+                source: str | None = None) -> dict:
+    """Write ``<out>/<subset>.json``, ``<out>/<subset>.manifest.jsonl`` and (``render``) ``<out>/images/...``.
+
+    ``records``: ``(ref, ECG or loader)`` pairs, already restricted to the test split where the source has one.
+    ``limit``: a seeded random sample of that many records (default: all; ``ptb-test-report``: 500).
+    ``patient_split``: keep only test patients (1 in 10 by a stable hash) for sources without an official split.
+    """
+    from llava_ecg.render.spec import RenderSpec
+
+    if subset_name not in SUBSETS:
+        raise BenchError(f"unknown subset {subset_name!r}; known: {', '.join(SUBSETS)}")
+    fn = SUBSETS[subset_name]
+    src = source or SUBSET_SOURCES[subset_name]
+    limit = limit if limit is not None else DEFAULT_LIMIT.get(subset_name)
+    records = list(records)
+    order = list(range(len(records)))
+    random.Random(stable_seed(seed, subset_name, "order")).shuffle(order)
+    out = Path(out_dir)
+    accepted: list[tuple[int, list[dict], list[dict]]] = []
+    pending_jobs: list[dict] = []
+    skipped = 0
+    bar = tqdm(total=limit or len(records), desc=f"bench {subset_name}", unit="rec", disable=not progress)
+    for idx in order:
+        if limit is not None and len(accepted) >= limit:
+            break
+        ref, ecg = records[idx]
+        ecg = ecg() if callable(ecg) else ecg
+        facts = record_facts(ref, ecg, src, estimate=False)
+        if patient_split and not is_test_patient(facts.source, facts.patient):
+            skipped += 1
+            continue
+        rng = random.Random(stable_seed(seed, subset_name, ref))
+        items = fn(facts, ecg, rng)
+        if not items:
+            skipped += 1
+            continue
+        spec = RenderSpec(layout=layout, distort=distort, seed=stable_seed(seed, ref, "bench"), dpi=dpi,
+                          format="png" if distort in (None, "none") else "jpg").to_dict()
+        image = bench_image_path(facts, spec["format"])
+        prefix = SOURCES[facts.source][2]
+        rows, manifest = [], []
+        for item in items:
+            row = {"id": f"{prefix}-{_bench_name(facts)}{item.suffix}", "image": image,
+                   "conversations": [{"from": "human", "value": item.prompt}, {"from": "gpt", "value": item.answer}]}
+            rows.append(row)
+            manifest.append({"id": row["id"], "record": ref, "source": facts.source, "patient": facts.patient,
+                             "image": image, "labels": item.labels,
+                             "render": {"record": ref, "source": reader_source(facts.source), **spec}})
+        accepted.append((idx, rows, manifest))
+        if render:
+            pending_jobs.append({"path": image, "spec": spec, "ecg": ecg})
+            if len(pending_jobs) >= 64:
+                _render(pending_jobs, out, workers, render_fn)
+        bar.update(1)
+    bar.close()
+    if render:
+        _render(pending_jobs, out, workers, render_fn)
+    accepted.sort(key=lambda t: t[0])
+    files = {"rows": out / f"{subset_name}.json", "manifest": out / f"{subset_name}.manifest.jsonl"}
+    n = rio.write_json_array(files["rows"], (r for _, rows, _m in accepted for r in rows))
+    rio.write_jsonl(files["manifest"], (m for _, _r, man in accepted for m in man))
+    return {"subset": subset_name, "rows": n, "records": len(accepted), "skipped": skipped, "files": files}
+
+
+def _bench_name(facts: RecordFacts) -> str:
+    """ECGBench ids use the bare number for PTB-XL (``ptb-xl-14149``), the record name elsewhere."""
+    name = facts.name
+    if facts.source in ("ptbxl", "ecgqa") and name.endswith(("_hr", "_lr")):
+        return name[:-3]
+    return name
+
+
+def _render(jobs: list[dict], out: Path, workers: int, render_fn) -> None:
+    from .images import render_jobs
+
+    if jobs:
+        render_jobs(jobs, out / "images", workers=workers, render_fn=render_fn, progress=False)
+        jobs.clear()

@@ -1,0 +1,60 @@
+"""``render`` / ``render_page``: an ECG and a spec in, a (possibly distorted) page image out."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import numpy as np
+from PIL import Image
+
+from .distort import get_pipeline
+from .encode import encode
+from .page import PageGeometry, draw_page
+from .spec import RenderSpec
+
+
+@dataclass
+class RenderResult:
+    image: Image.Image  # "P" (palette) for clean pages, "RGB" for distorted ones
+    spec: RenderSpec
+    geometry: PageGeometry  # panel positions on the clean page
+    plan: list[dict[str, Any]] = field(default_factory=list)  # every transform: applied?, parameters
+    homography: list[list[float]] | None = None  # clean-page pixels -> output pixels
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """The image's recipe, plain JSON: spec, distortion steps and the overall homography."""
+        return {"spec": self.spec.to_dict(), "distortions": self.plan, "homography": self.homography}
+
+    def encode(self, fmt: str | None = None) -> bytes:
+        return encode(self.image, fmt or self.spec.format, quality=self.spec.jpeg_quality)
+
+
+def _spec(spec: RenderSpec | Mapping[str, Any] | None, overrides: dict[str, Any]) -> RenderSpec:
+    if spec is None:
+        return RenderSpec.from_dict(overrides)
+    base = spec if isinstance(spec, RenderSpec) else RenderSpec.from_dict(spec)
+    return base.replace(**overrides) if overrides else base
+
+
+def render_page(ecg, spec: RenderSpec | Mapping[str, Any] | None = None, /, **overrides) -> RenderResult:
+    """Draws ``ecg`` per ``spec`` (a RenderSpec, its dict, or keyword fields) and reports how."""
+    spec = _spec(spec, overrides)
+    pipeline = get_pipeline(spec.distort)
+    plan = pipeline.sample(spec.seed)
+    grid = "none" if pipeline.drops_grid(plan) else None
+    page, geometry = draw_page(ecg, spec, grid=grid)
+    if not pipeline.transforms:
+        return RenderResult(page, spec, geometry, plan, np.eye(3).tolist())
+    rgb = np.asarray(page.convert("RGB"))
+    out, info = pipeline.apply(rgb, plan)
+    return RenderResult(Image.fromarray(out, "RGB"), spec, geometry, plan, info["homography"])
+
+
+def render(ecg, spec: RenderSpec | Mapping[str, Any] | None = None, /, **overrides) -> Image.Image:
+    """``render(ecg, layout="3x4", distort=None, seed=0, dpi=200, ...)`` -> PIL image, deterministic per seed.
+
+    Clean pages come back as palette ("P") images (call ``.convert("RGB")`` if you need RGB), distorted
+    pages as RGB. Keyword fields are those of ``RenderSpec``; they override a given spec.
+    """
+    return render_page(ecg, spec, **overrides).image

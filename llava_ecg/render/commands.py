@@ -1,0 +1,96 @@
+"""``llava-ecg render``: one record to one image, or many records (folders, list files) to a folder."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "render", help="draw ECG records as paper images",
+        description="Draw records as calibrated ECG-paper images. One RECORD and -o FILE.png|jpg renders one "
+                    "image; folders (all *.hea inside), list files (.txt/.lst, one record per line) or several "
+                    "records with -o DIR render a batch named <record>-<k>.png|jpg, skipping existing files.")
+    p.add_argument("inputs", nargs="+", metavar="RECORD", help="record path (no extension, .hea or .mat, or "
+                   "FILE.hdf5::EXAM_ID), a folder of records, or a list file")
+    p.add_argument("-o", "--output", required=True, help="image file (single record) or output folder (batch)")
+    p.add_argument("--layout", default="3x4", help="3x4, 3x4-no-rhythm, 3x4-3rhythm, 6x2, 12x1, rhythm (default 3x4)")
+    p.add_argument("--distort", default="none", help="none, light, heavy, or a JSON file with a Compose config")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--dpi", type=float, default=200.0)
+    p.add_argument("--paper", choices=("letter", "a4", "fit"), default=None)
+    p.add_argument("--grid", default="red", help="red, pink, green, blue, grey, bw, none")
+    p.add_argument("--speed", type=float, default=25.0, help="mm/s (5, 12.5, 25, 50)")
+    p.add_argument("--gain", type=float, default=10.0, help="mm/mV (5, 10, 20)")
+    p.add_argument("--header", action="store_true", help="print id, age/sex, HR, intervals and axis from the record")
+    p.add_argument("--start", type=float, default=0.0, help="seconds into the record where the page starts")
+    p.add_argument("--format", choices=("png", "jpg"), default=None,
+                   help="batch image format (default: png when clean, jpg when distorted)")
+    p.add_argument("--variants", type=int, default=1, help="images per record with different seeds (batch)")
+    p.add_argument("--all-pages", action="store_true", help="one image per 10 s page of long records (batch)")
+    p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--params", action="store_true", help="write each image's recipe next to it as .json")
+    p.add_argument("--overwrite", action="store_true")
+    p.set_defaults(func=run)
+
+
+def _spec(args):
+    from .errors import RenderSpecError
+    from .spec import RenderSpec
+
+    distort = args.distort
+    if distort and Path(distort).suffix == ".json":
+        try:
+            distort = json.loads(Path(distort).read_text())
+        except (OSError, ValueError) as exc:
+            raise RenderSpecError(f"{args.distort}: cannot read distortion config: {exc}") from exc
+    fmt = args.format or ("png" if distort in (None, "none") else "jpg")
+    return RenderSpec(layout=args.layout, distort=None if distort == "none" else distort, seed=args.seed,
+                      dpi=args.dpi, paper=args.paper, grid=args.grid, speed=args.speed, gain=args.gain,
+                      header=args.header, start=args.start, format=fmt)
+
+
+def run(args) -> int:
+    from .batch import Job, find_records, read_record, render_many
+    from .errors import RenderError
+    from .api import render_page
+    from .encode import save
+
+    try:
+        spec = _spec(args)
+    except ValueError as exc:
+        print(f"llava-ecg render: {exc}", file=sys.stderr)
+        return 2
+    out = Path(args.output)
+    single = len(args.inputs) == 1 and out.suffix.lower() in IMAGE_SUFFIXES
+    if single:
+        fmt = "jpg" if out.suffix.lower() in (".jpg", ".jpeg") else "png"
+        try:
+            ecg = read_record(args.inputs[0])
+            result = render_page(ecg, spec.replace(format=fmt))
+        except (RenderError, ValueError, OSError) as exc:
+            print(f"llava-ecg render: {exc}", file=sys.stderr)
+            return 1
+        save(result.image, out, fmt, quality=spec.jpeg_quality)
+        if args.params:
+            out.with_suffix(".json").write_text(json.dumps(result.params, indent=1))
+        print(f"wrote {out} ({result.image.width}x{result.image.height})")
+        return 0
+    if out.suffix.lower() in IMAGE_SUFFIXES:
+        print("llava-ecg render: several inputs need -o to be a folder", file=sys.stderr)
+        return 2
+    jobs = [Job(record, key, spec.to_dict(), args.variants, args.all_pages)
+            for record, key in find_records(args.inputs)]
+    if not jobs:
+        print("llava-ecg render: no records found", file=sys.stderr)
+        return 1
+    stats = render_many(jobs, out, workers=args.workers, overwrite=args.overwrite, save_params=args.params)
+    print(f"wrote {stats['written']} images to {out}, skipped {stats['skipped']} existing, "
+          f"{len(stats['failed'])} records failed")
+    for line in stats["failed"][:20]:
+        print(f"  failed: {line}", file=sys.stderr)
+    return 1 if stats["failed"] and not stats["written"] and not stats["skipped"] else 0

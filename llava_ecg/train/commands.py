@@ -1,0 +1,68 @@
+"""``llava-ecg train``: recipe -> upstream ``llava.train`` (imports stay lazy for ``--help``)."""
+from __future__ import annotations
+
+import argparse
+
+
+def _train(args) -> int:
+    from llava_ecg.train.recipe import RecipeError
+    from llava_ecg.train.run import build_command, run
+
+    overrides = [a for a in args.overrides if a != "--dry-run"]  # REMAINDER swallows a trailing flag
+    dry_run = args.dry_run or len(overrides) != len(args.overrides)
+    rest = [args.recipe, *overrides]
+    if dry_run:
+        try:
+            argv, launcher, _ = build_command(rest)
+        except RecipeError as exc:
+            print(f"llava-ecg train: {exc}")
+            return 2
+        print("python -m llava_ecg.train.run " + " ".join(argv))
+        if launcher:
+            print(f"# launcher options: {launcher}")
+        return 0
+    try:
+        return run(rest)
+    except RecipeError as exc:
+        print(f"llava-ecg train: {exc}")
+        return 2
+
+
+def _merge(args) -> int:
+    from llava_ecg.train.merge import MergeError, merge_lora
+
+    try:
+        out = merge_lora(args.lora_dir, args.base, args.output, device=args.device)
+    except MergeError as exc:
+        print(f"llava-ecg merge-lora: {exc}")
+        return 2
+    print(f"merged checkpoint: {out}")
+    return 0
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "train", help="train with upstream LLaVA from a recipe",
+        description="Run upstream llava.train.train() with the llava-ecg datasets, anyres collator and chat "
+                    "templates plugged in. RECIPE is a YAML file or a name under recipes/ (e.g. "
+                    "pulse_7b/full_zero2, tiny/cpu). Multi-GPU: torchrun ... -m llava_ecg.train.run RECIPE ...; "
+                    "see docs/training.md.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="examples:\n  llava-ecg train tiny/cpu data_path=rows.jsonl image_folder=images output_dir=out\n"
+               "  llava-ecg train pulse_7b/lora data_path=mix.yaml lora_r=64 --dry-run",
+    )
+    p.add_argument("recipe", help="recipe YAML path or name")
+    p.add_argument("overrides", nargs=argparse.REMAINDER,
+                   help="key=value overrides (YAML values; key=null drops a flag) and raw --upstream_flags")
+    p.add_argument("--dry-run", action="store_true", help="print the resolved upstream command and exit")
+    p.set_defaults(func=_train)
+
+    m = subparsers.add_parser(
+        "merge-lora", help="merge a LoRA training run into a full LLaVA checkpoint",
+        description="Base model + LoRA run (adapter, non_lora_trainables.bin) -> one checkpoint folder that "
+                    "upstream load_pretrained_model and `lmms-eval --model llava_ecg` load directly.")
+    m.add_argument("lora_dir", help="output_dir of a lora_enable run")
+    m.add_argument("--base", required=True, help="the model_name_or_path the LoRA run started from")
+    m.add_argument("-o", "--output", required=True, help="folder for the merged checkpoint")
+    m.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    m.set_defaults(func=_merge)

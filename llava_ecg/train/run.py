@@ -1,0 +1,87 @@
+"""Training entry point, usable under every launcher:
+
+    llava-ecg train RECIPE [key=value ...] [--upstream_flag value ...]
+    python -m llava_ecg.train.run RECIPE [key=value ...]
+    torchrun --nproc_per_node 8 -m llava_ecg.train.run RECIPE [key=value ...]
+    deepspeed --module llava_ecg.train.run RECIPE [key=value ...]      # adds --local_rank=N itself
+    deepspeed $(python -c 'import llava_ecg.train.run as m; print(m.__file__)') --model_name_or_path ...
+
+Without a recipe (first argument a ``--flag``) the arguments are upstream ``llava/train/train.py``'s own,
+so an existing LLaVA shell script works by swapping the script path. Either way the process applies
+``llava_ecg.compat``, installs the plugin into ``llava.train.train`` and calls upstream ``train()``.
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+import tempfile
+
+from llava_ecg.train.recipe import RecipeError, apply_overrides, find_recipe, load_recipe, to_argv
+
+
+def build_command(args: list[str]) -> tuple[list[str], dict, dict | None]:
+    """(upstream argv, launcher options, resolved recipe or None) for our command line."""
+    if not args or args[0].startswith("-"):
+        return list(args), {}, None
+    recipe_path = find_recipe(args[0])
+    overrides = [a for a in args[1:] if "=" in a and not a.startswith("-")]
+    passthrough = [a for a in args[1:] if a not in overrides]
+    config = apply_overrides(load_recipe(recipe_path), overrides)
+    argv, launcher = to_argv(config)
+    return argv + passthrough, launcher, {"recipe": str(recipe_path), **config}
+
+
+def _is_main_process() -> bool:
+    return os.environ.get("RANK", os.environ.get("LOCAL_RANK", "0")) in ("0", "-1")
+
+
+def _record_recipe(argv: list[str], resolved: dict) -> None:
+    import yaml
+
+    if "--output_dir" not in argv:
+        return
+    out = argv[argv.index("--output_dir") + 1]
+    os.makedirs(out, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=out, suffix=".tmp")
+    with os.fdopen(fd, "w") as fh:
+        yaml.safe_dump(resolved, fh, sort_keys=False)
+    os.replace(tmp, os.path.join(out, "llava_ecg_recipe.yaml"))
+
+
+def check_attention(attn: str | None) -> None:
+    if attn == "flash_attention_2" and importlib.util.find_spec("flash_attn") is None:
+        raise RecipeError("attn_implementation=flash_attention_2 needs the flash-attn package "
+                          "(pip install 'llava-ecg[gpu]'); on CPU or without it pass attn_implementation=sdpa")
+
+
+def run(args: list[str]) -> int:
+    argv, launcher, resolved = build_command(args)
+    attn = launcher.get("attn_implementation")
+    check_attention(attn)
+    from llava_ecg import compat
+
+    compat.install()
+    from llava.train import train as upstream
+
+    from llava_ecg.train.plugin import install
+
+    install()
+    if resolved is not None and _is_main_process():
+        _record_recipe(argv, resolved)
+        print("llava-ecg: upstream llava.train.train " + " ".join(argv), flush=True)
+    sys.argv = [upstream.__file__] + argv
+    upstream.train(attn_implementation=attn)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        return run(sys.argv[1:] if argv is None else argv)
+    except RecipeError as exc:
+        print(f"llava-ecg train: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""ECGBench as lmms-eval tasks: YAML configuration only; the logic lives in ``llava_ecg.eval``."""

@@ -1,0 +1,64 @@
+"""``ECGBenchTask`` through lmms-eval's TaskManager: a user YAML that includes ours and pins its data source."""
+from __future__ import annotations
+
+import pytest
+
+from llava_ecg.eval.lmms.paths import tasks_path
+from llava_ecg.eval.lmms.task import ECGBenchTask, _loglikelihood_value
+from tests.eval.ecgbench_fixture import write_ecgbench
+
+
+@pytest.fixture
+def task_dir(tmp_path, monkeypatch):
+    for name in ("ECGBENCH_ROOT", "ECGBENCH_SOURCE", "ECGBENCH_OPTION_SCORES"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    monkeypatch.setenv("LMMS_EVAL_DATASETS_CACHE", str(tmp_path / "cache"))
+    write_ecgbench(tmp_path / "data", configs=("cpsc-test", "arena"))
+    folder = tmp_path / "tasks"
+    folder.mkdir()
+    ours = tasks_path() / "ecgbench"
+    (folder / "my_cpsc.yaml").write_text(
+        f"task: my_cpsc\ninclude: {ours / 'ecgbench_cpsc.yaml'}\n"
+        f"dataset_kwargs: {{source: parquet, root: {tmp_path / 'data'}}}\n")
+    return folder
+
+
+def _load(folder, name):
+    from lmms_eval.tasks import TaskManager
+
+    return TaskManager("WARNING", include_path=str(folder), include_defaults=False).load_task_or_group(name)[name]
+
+
+def test_user_yaml_pins_source_and_inherits_everything(task_dir):
+    task = _load(task_dir, "my_cpsc")
+    assert isinstance(task, ECGBenchTask) and task.config.dataset_name == "cpsc-test"
+    docs = task.test_docs()
+    assert len(docs) == 2 and docs[0]["subset"] == "cpsc-test" and docs[1]["doc_index"] == 1
+    assert "image" not in task.test_docs_no_media().column_names
+    assert task.doc_to_text(docs[0]).startswith("You are provided with an ECG signal image.")
+    assert task.doc_to_visual(docs[0])[0].size == (96, 48)
+    assert task.config.generation_kwargs["max_new_tokens"] == 1024 and task.config.generation_kwargs["until"] == []
+
+    requests = task.construct_requests(doc_id=0, ctx="Q", metadata={"task": "my_cpsc", "doc_id": 0, "repeats": 1,
+                                                                     "split": "test"})
+    assert [r.request_type for r in requests] == ["generate_until"] + ["loglikelihood"] * 9
+    assert [r.args[1] for r in requests[1:3]] == [" NORM", " AF"] and [r.idx for r in requests[:3]] == [0, 1, 2]
+
+    lls = ["(-0.5, True)"] + [str((-3.0 - i, False)) for i in range(8)]  # as lmms-eval 0.7.3 hands them back
+    out = task.process_results(task.test_docs_no_media()[0], ["  NORM  ", *lls])
+    assert out["auc"]["prediction"] == "NORM" and out["auc_logprob"]["logprobs"][:2] == [-0.5, -3.0]
+
+
+def test_option_scoring_can_be_switched_off(task_dir, monkeypatch):
+    monkeypatch.setenv("ECGBENCH_OPTION_SCORES", "0")
+    task = _load(task_dir, "my_cpsc")
+    request = task.construct_requests(doc_id=1, ctx="Q", metadata={"task": "my_cpsc", "doc_id": 1, "repeats": 1,
+                                                                    "split": "test"})
+    assert request.request_type == "generate_until"
+
+
+def test_loglikelihood_values_from_any_shape():
+    assert _loglikelihood_value("(-1.25, False)") == -1.25
+    assert _loglikelihood_value((-2.0, True)) == -2.0
+    assert _loglikelihood_value(-3.5) == -3.5

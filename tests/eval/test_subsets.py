@@ -1,0 +1,35 @@
+"""The subset registry: nine configs, their kinds, label spaces, letters and paper anchors."""
+import pytest
+
+from llava_ecg.eval import SUBSETS, get_subset
+
+EXPECTED = {
+    "ptb-test": "multilabel", "ptb-test-report": "report", "code15-test": "multilabel", "ecgqa-test": "ecgqa",
+    "cpsc-test": "multilabel", "csn-test-no-cot": "mcq", "g12-test-no-cot": "mcq", "mmmu-ecg": "mcq", "arena": "arena",
+}
+
+
+def test_nine_subsets_with_kinds():
+    assert {name: s.kind for name, s in SUBSETS.items()} == EXPECTED
+
+
+def test_labels_letters_and_anchors():
+    assert get_subset("cpsc-test").labels == ("NORM", "AF", "I-AVB", "LBBB", "RBBB", "PAC", "PVC", "STD", "STE")
+    assert get_subset("code15-test").label_space[-2:] == ("NORM", "ABNORMAL")
+    assert get_subset("mmmu-ecg").letters == tuple("ABCD") and get_subset("csn").letters == tuple("ABCDEFGH")
+    assert get_subset("ptb-test").paper["PULSE-7B"] == {"auc": 82.4, "f1": 74.8, "hl": 11.0}
+    assert get_subset("arena").paper["GPT-4o"]["score"] == 33.5
+    for subset in SUBSETS.values():
+        assert set(subset.paper["PULSE-7B"]) >= set(subset.metrics)
+
+
+@pytest.mark.parametrize("alias, name", [("cpsc", "cpsc-test"), ("ecgbench_ptb_report", "ptb-test-report"),
+                                         ("ecgbench_g12", "g12-test-no-cot"), ("mmmu", "mmmu-ecg"),
+                                         ("ptb-test", "ptb-test")])
+def test_aliases(alias, name):
+    assert get_subset(alias).name == name
+
+
+def test_unknown_subset():
+    with pytest.raises(KeyError, match="unknown ECGBench subset"):
+        get_subset("mitbih")

@@ -1,0 +1,107 @@
+import json
+
+import numpy as np
+import pytest
+
+from llava_ecg.render import PRESETS, TRANSFORMS, Compose, RenderSpecError, get_pipeline, render_page
+from llava_ecg.render.distort.base import Transform, register_transform
+
+ALL = sorted(TRANSFORMS)
+
+
+def _page(h=170, w=220):
+    rng = np.random.default_rng(0)
+    img = np.full((h, w, 3), 250, np.uint8)
+    img[::10] = (240, 150, 150)
+    img[:, ::10] = (240, 150, 150)
+    img[h // 2 - 1: h // 2 + 1] = rng.integers(0, 40, (2, w, 3))
+    return img
+
+
+def test_issue_transforms_are_registered():
+    assert {"rotate", "perspective", "wrinkles", "creases", "paper_color", "shading", "blur", "noise", "jpeg",
+            "scanner_lines", "crop", "grid_dropout", "handwriting"} <= set(TRANSFORMS)
+    assert {"none", "light", "heavy"} <= set(PRESETS)
+
+
+@pytest.mark.parametrize("name", ALL)
+@pytest.mark.parametrize("size", [(170, 220), (850, 1100)])
+def test_each_transform_applies_and_reports_json_params(name, size):
+    pipe = Compose([TRANSFORMS[name](p=1.0)])
+    plan = pipe.sample(5)
+    assert plan[0]["applied"] is True
+    assert json.loads(json.dumps(plan)) == plan
+    image = _page(*size)
+    out, info = pipe.apply(image, plan)
+    assert out.dtype == np.uint8 and out.ndim == 3 and out.shape[2] == 3
+    below_a_pixel = name == "blur" and size[1] < 500 and plan[0]["params"].get("sigma", 9) * size[1] / 2200 < 0.2
+    if name != "grid_dropout" and not below_a_pixel:
+        assert not np.array_equal(out, image), name
+    if name != "crop":
+        assert out.shape == image.shape
+    assert info["size"] == [out.shape[1], out.shape[0]]
+
+
+def test_probability_zero_and_one():
+    never = Compose([TRANSFORMS["rotate"](p=0.0)])
+    always = Compose([TRANSFORMS["rotate"](p=1.0)])
+    assert not any(never.sample(s)[0]["applied"] for s in range(50))
+    assert all(always.sample(s)[0]["applied"] for s in range(50))
+    half = Compose([TRANSFORMS["rotate"](p=0.5)])
+    assert 10 < sum(half.sample(s)[0]["applied"] for s in range(60)) < 50
+
+
+def test_a_stored_plan_replays_exactly(sinus):
+    result = render_page(sinus, distort="heavy", seed=21, dpi=50)
+    stored = json.loads(json.dumps(result.params))
+    clean = render_page(sinus, dpi=50, grid="none" if get_pipeline("heavy").drops_grid(stored["distortions"]) else "red")
+    replay, _ = get_pipeline(stored["spec"]["distort"]).apply(np.asarray(clean.image.convert("RGB")),
+                                                              stored["distortions"])
+    assert np.array_equal(replay, np.asarray(result.image))
+
+
+def test_adding_a_transform_does_not_change_the_others_draws():
+    a = Compose.from_config(PRESETS["light"]).sample(9)
+    b = Compose.from_config({"transforms": [{"type": "scanner_lines", "p": 1.0}] + PRESETS["light"]["transforms"]})
+    assert b.sample(9)[1:] == a
+
+
+def test_fused_geometry_reports_the_homography(sinus):
+    cfg = {"transforms": [{"type": "rotate", "p": 1.0, "limit": 4.0}, {"type": "perspective", "p": 1.0},
+                          {"type": "crop", "p": 1.0}]}
+    result = render_page(sinus, distort=cfg, seed=2, dpi=100, grid="none", labels=False, footer=False)
+    h = np.asarray(result.homography)
+    # the clean page's rhythm-strip calibration pulse top-left corner must land on dark pixels after the warp
+    g = result.geometry
+    strip = g.panels[-1]
+    corner = np.array([strip.x0 - (2 + 5) * g.px_per_mm, strip.baseline - 10 * g.px_per_mm, 1.0])
+    x, y, w = h @ corner
+    x, y = int(round(x / w)), int(round(y / w))
+    gray = np.asarray(result.image.convert("L"))
+    assert gray[y - 2: y + 3, x - 2: x + 3].min() < 120
+
+
+def test_custom_transforms_plug_in():
+    @register_transform
+    class Invert(Transform):
+        name = "test_invert"
+
+        def apply(self, image, params):
+            return 255 - image
+
+    try:
+        page = _page()
+        pipe = Compose.from_config({"transforms": [{"type": "test_invert"}]})
+        out, _ = pipe.apply(page, pipe.sample(0))
+        assert np.array_equal(out, 255 - page)
+        with pytest.raises(RenderSpecError, match="p must be"):
+            Invert(p=2)
+    finally:
+        TRANSFORMS.pop("test_invert")
+
+
+def test_distorted_page_speed_is_not_luck_dependent(sinus):
+    """Wrinkles are procedural: different draws do the same amount of work (no texture file choice)."""
+    cfg = {"transforms": [{"type": "wrinkles", "p": 1.0}]}
+    sizes = {render_page(sinus, distort=cfg, seed=s, dpi=30).image.size for s in range(5)}
+    assert len(sizes) == 1
