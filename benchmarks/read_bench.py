@@ -82,7 +82,11 @@ def bench_challenge(work: Path, n: int) -> None:
         return scipy.io.loadmat(str(p.with_suffix(".mat")))["val"].T / np.array([s.gain for s in h.signals])
 
     ref = rate(baseline, paths)
-    print(f"Challenge .mat     : {ours:8.0f} rec/s (labels, checksums), loadmat+header {ref:6.0f} rec/s")
+    import wfdb
+
+    ref_wfdb = rate(lambda p: wfdb.rdsamp(str(p)), paths)
+    print(f"Challenge .mat     : {ours:8.0f} rec/s (labels, checksums), loadmat+header {ref:6.0f} rec/s, "
+          f"wfdb.rdsamp {ref_wfdb:6.0f} rec/s (x{ours / ref_wfdb:.1f})")
 
 
 def _write_code15(folder: Path, n_exams: int, n_stored: int) -> Path:

@@ -330,7 +330,8 @@ def _label_mcq(family: str):
         if not positives or len(negs) < 2:
             return None
         correct = rng.choice(positives)
-        options = [correct, *rng.sample(negs, min(3, len(negs)))]
+        n_distractors = 7 if len(negs) >= 7 and rng.random() < 0.25 else 3  # A-H for large label spaces
+        options = [correct, *rng.sample(negs, min(n_distractors, len(negs)))]
         rng.shuffle(options)
         i = options.index(correct)
         texts = [_upper_first(label.name) for label in options]

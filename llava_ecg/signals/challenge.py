@@ -47,10 +47,10 @@ def is_challenge_header(header) -> bool:
     return any(s.file.lower().endswith(".mat") for s in header.signals)
 
 
-def read_challenge(path: str | os.PathLike, *, extra_leads: str = "keep") -> ECG:
+def read_challenge(path: str | os.PathLike, *, extra_leads: str = "keep", header=None) -> ECG:
     """A Challenge-format record in mV with ``meta``: age, sex, ``snomed`` codes, ``labels`` (abbreviations),
     ``dx_names``, ``options`` (ECGBench ``ABBR(name)`` text), ``cpsc_labels`` and ``database``."""
-    header = read_header(header_path_for(path))
+    header = header or read_header(header_path_for(path))
     ecg = read_wfdb(path, extra_leads=extra_leads, header=header)
     fields = comment_fields(header.comments)
     meta = ecg.meta

@@ -32,6 +32,7 @@ _ALIASES = {"ptb-xl": "ptbxl", "mimic-iv-ecg": "mimic", "code-15": "code15", "co
             "cpsc": "challenge", "georgia": "challenge", "g12": "challenge", "g12ec": "challenge",
             "csn": "challenge", "chapman": "challenge", "ningbo": "challenge", "cinc": "challenge",
             "generic": "wfdb", "ptbdb": "wfdb"}
+_HEADER_AWARE = {read_ptbxl, read_mimic, read_challenge, read_wfdb}
 _HDF5_REF = re.compile(r"\.(hdf5|h5)::-?\d+$")
 
 
@@ -49,20 +50,25 @@ def canonical_source(source: str) -> str:
 
 
 def detect_source(path: str | os.PathLike) -> str:
+    """The source name ``read_record`` would use for ``path``."""
+    return _detect(path)[0]
+
+
+def _detect(path) -> tuple[str, object]:
     text = str(path)
     if _HDF5_REF.search(text):
-        return "code15"
+        return "code15", None
     if text.lower().endswith((".hdf5", ".h5")):
         raise ECGReadError(path, "a CODE-15% file needs an exam: use FILE.hdf5::EXAM_ID")
     hea = header_path_for(path)
     header = read_header(hea)
     if is_challenge_header(header):
-        return "challenge"
+        return "challenge", header
     if RECORD_NAME.match(header.record_name):
-        return "ptbxl"
+        return "ptbxl", header
     if PATH_PATTERN.search(Path(hea).with_suffix("").as_posix()):
-        return "mimic"
-    return "wfdb"
+        return "mimic", header
+    return "wfdb", header
 
 
 def read_record(path: str | os.PathLike, *, source: str | None = None, **options) -> ECG:
@@ -75,7 +81,10 @@ def read_record(path: str | os.PathLike, *, source: str | None = None, **options
     """
     name = canonical_source(source) if source else None
     try:
-        name = name or detect_source(path)
+        if name is None:
+            name, header = _detect(path)
+            if header is not None and SOURCES[name] in _HEADER_AWARE:
+                options = {"header": header, **options}  # parsed once
         return SOURCES[name](path, **options)
     except ECGReadError:
         raise

@@ -163,9 +163,12 @@ def decode_signals(header: Header, *, verify_checksum: bool = True) -> np.ndarra
         lengths.append(digital.shape[0])
         if verify_checksum and digital.dtype.kind in "iu":
             _check_checksums(data_path, digital, specs)
+        physical = _to_physical(digital, specs, invalid)
+        if len(idx) == len(header.signals):  # one file holds every signal, in header order
+            return physical
         if out is None:
             out = np.empty((digital.shape[0], len(header.signals)), dtype=np.float64)
-        out[:, idx] = _to_physical(digital, specs, invalid)
+        out[:, idx] = physical
     if out is None:
         raise ECGReadError(header.path, "record has no signals")
     return out
@@ -269,7 +272,9 @@ def read_wfdb(path: str | os.PathLike, *, extra_leads: str = "keep", header: Hea
         signal = signal * np.asarray(to_mv)[None, :]
     else:
         signal = decode_signals(header, verify_checksum=verify_checksum)
-        signal = signal * np.asarray([s.to_mv for s in header.signals])[None, :]
+        to_mv = np.asarray([s.to_mv for s in header.signals])
+        if (to_mv != 1.0).any():
+            signal = signal * to_mv[None, :]
         names = [s.name or f"lead{i}" for i, s in enumerate(header.signals)]
     if signal.shape[0] == 0:
         raise ECGReadError(header.path, "record has zero samples")

@@ -14,6 +14,7 @@ A weight is "passes per epoch": 1.0 = every row once, 0.25 = a fresh random quar
 """
 from __future__ import annotations
 
+import bisect
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,6 +83,7 @@ class EpochPlan:
         self.weights = [float(w) for w in weights]
         self.seed = int(seed)
         self.starts = np.concatenate([[0], np.cumsum(self.sizes)]).astype(np.int64)
+        self._starts_list = self.starts.tolist()
         self.total_rows = int(self.starts[-1])
         self._per_source = [int(w) * n + int(round((w - int(w)) * n)) for n, w in zip(self.sizes, self.weights)]
         self.epoch_length = sum(self._per_source)
@@ -104,8 +106,8 @@ class EpochPlan:
 
     def locate(self, global_row: int) -> tuple[int, int]:
         """(source index, local row) of a global row."""
-        s = int(np.searchsorted(self.starts, global_row, side="right") - 1)
-        return s, int(global_row - self.starts[s])
+        s = bisect.bisect_right(self._starts_list, global_row) - 1
+        return s, int(global_row) - self._starts_list[s]
 
     # A sampler key carries the epoch so that the dataset (in a worker) can re-draw per epoch.
     def key(self, epoch: int, global_row: int) -> int:

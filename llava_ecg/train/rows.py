@@ -9,6 +9,7 @@ held in memory is one numpy int64 per row.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -30,13 +31,18 @@ class UnsafePathError(ValueError):
     """A path in a row points outside the root it must stay under."""
 
 
+@functools.lru_cache(maxsize=256)
+def _real_root(root: str) -> str:
+    return os.path.realpath(root)
+
+
 def resolve_under(root: str | os.PathLike, relative: str, *, what: str = "path") -> Path:
     """``root / relative`` resolved; refuses anything (``..``, absolute, symlink) that leaves ``root``."""
-    base = Path(root).resolve()
-    target = (base / relative).resolve()
-    if target != base and base not in target.parents:
-        raise UnsafePathError(f"{what} {relative!r} escapes its root {str(base)!r}")
-    return target
+    base = _real_root(os.fspath(root))
+    target = os.path.realpath(os.path.join(base, relative))
+    if target != base and not target.startswith(base.rstrip(os.sep) + os.sep):
+        raise UnsafePathError(f"{what} {relative!r} escapes its root {base!r}")
+    return Path(target)
 
 
 def default_cache_dir() -> Path:

@@ -173,3 +173,35 @@ def test_unreadable_records_are_logged_not_fatal(tmp_path, synthetic_pool):
     records = [("syn/a", synthetic_pool[0]), ("syn/bad", broken), ("syn/c", synthetic_pool[1])]
     res = build_instruct(records, tmp_path / "e", _cfg())
     assert res.records == 2 and res.failed == [("syn/bad", "/data/x.hea: truncated signal file")]
+
+
+def test_on_the_fly_rows_are_readable_by_the_train_contract(tmp_path, mini_root):
+    """The train dataset reads ``read_record(root / render.record, source=render.source)`` and draws the spec."""
+    from llava_ecg.instruct.sources import iter_source
+    from llava_ecg.signals import read_record
+
+    for source, root in (("ptbxl", mini_root["ptbxl"]), ("challenge", mini_root["challenge"]),
+                         ("code15", mini_root["code15"]), ("mimic", mini_root["mimic"])):
+        res = build_instruct(iter_source(source, root), tmp_path / source,
+                             BuildConfig(source=None if source == "challenge" else source, progress=False,
+                                         samples_per_record=1))
+        for row in rio.iter_jsonl(res.files["jsonl"]):
+            spec = dict(row["render"])
+            record, reader = spec.pop("record"), spec.pop("source")
+            path = f"{root}/{record}" if "::" in record else root / record
+            ecg = read_record(path, source=reader)
+            assert ecg.signal.shape[1] == 12
+            RenderSpec.from_dict(spec)
+
+
+def test_large_label_spaces_also_get_eight_option_mcqs(source_ecgs):
+    import random
+
+    from llava_ecg.instruct.facts import record_facts
+    from llava_ecg.instruct.tasks import TASKS
+
+    (_, ref, ecg), = [t for t in source_ecgs if t[1].startswith("g12/")]
+    facts = record_facts(ref, ecg)
+    sizes = {len(re.findall(r"^[A-H]\. ", TASKS[("rhythm", "mcq")](facts, random.Random(s)).turns[0][0], re.M))
+             for s in range(40)}
+    assert sizes == {4, 8}
