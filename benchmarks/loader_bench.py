@@ -126,6 +126,46 @@ def _write_prerendered(work: Path, n: int) -> Path:
     return folder
 
 
+def loader_only(work: Path, folder: Path, base, repeats: int) -> dict:
+    """ms per batch of 4 for upstream's dataset+collator vs ours, same rows, same process, interleaved."""
+    import torch
+    from transformers import AutoTokenizer, CLIPImageProcessor
+
+    from llava_ecg import compat
+    from llava_ecg.train.arguments import EcgDataArguments
+    from llava_ecg.train.collator import EcgCollator
+    from llava_ecg.train.dataset import EcgSupervisedDataset
+    from llava_ecg.train.mixture import SourceSpec
+
+    torch.set_num_threads(1)
+    compat.install()
+    from llava import conversation
+    from llava.train import train as T
+
+    conversation.default_conversation = conversation.conv_templates["llava_v1"]
+    tok = AutoTokenizer.from_pretrained(base.llm_dir, use_fast=False, model_max_length=256, padding_side="right")
+    tok.pad_token = tok.unk_token
+    proc = CLIPImageProcessor.from_pretrained(base.clip_dir)
+
+    def data_args(cls):
+        da = cls(data_path=str(folder / "train.json"), image_folder=str(folder), image_aspect_ratio="pad")
+        da.image_processor, da.is_multimodal, da.mm_use_im_start_end = proc, True, False
+        return da
+
+    pairs = {"upstream": (T.LazySupervisedDataset(str(folder / "train.json"), tok, data_args(T.DataArguments)),
+                          T.DataCollatorForSupervisedDataset(tok)),
+             "llava_ecg": (EcgSupervisedDataset([SourceSpec(str(folder / "train.json"), str(folder), None, 1.0, "b")],
+                                                tok, data_args(EcgDataArguments)), EcgCollator(tok))}
+    times = {k: [] for k in pairs}
+    for _ in range(repeats + 1):
+        for name, (ds, collate) in pairs.items():
+            start = time.perf_counter()
+            for b in range(16):
+                collate([ds[4 * b + j] for j in range(4)])
+            times[name].append(1000 * (time.perf_counter() - start) / 16)
+    return {k: statistics.median(v[1:]) for k, v in times.items()}
+
+
 def step_overhead(work: Path, steps: int, repeats: int) -> dict:
     from llava_ecg.tiny import build_tiny_base
 
@@ -154,7 +194,10 @@ def step_overhead(work: Path, steps: int, repeats: int) -> dict:
             runtime = float(re.search(r"'train_runtime': ([0-9.]+)", proc.stdout + proc.stderr).group(1))
             times[name].append(runtime)
     up, us = statistics.median(times["upstream"]), statistics.median(times["llava_ecg"])
-    return {"steps": steps, "batch": 4, "upstream_s": times["upstream"], "llava_ecg_s": times["llava_ecg"],
+    loader = loader_only(work, folder, base, repeats)
+    return {"loader_ms_per_batch": loader,
+            "loader_overhead_percent_of_step": 100 * (loader["llava_ecg"] - loader["upstream"]) / (1000 * up / steps),
+            "steps": steps, "batch": 4, "upstream_s": times["upstream"], "llava_ecg_s": times["llava_ecg"],
             "median_upstream_ms_per_step": 1000 * up / steps, "median_llava_ecg_ms_per_step": 1000 * us / steps,
             "overhead_percent": 100 * (us - up) / up}
 
@@ -182,6 +225,9 @@ def main() -> int:
         print(f"per-step time, tiny model, pre-rendered pad images: upstream {r['median_upstream_ms_per_step']:.1f} ms, "
               f"llava-ecg {r['median_llava_ecg_ms_per_step']:.1f} ms -> overhead {r['overhead_percent']:+.1f} % "
               f"(median of {args.repeats}; target <= 5 %)")
+        lo = r["loader_ms_per_batch"]
+        print(f"loader alone (dataset+collator, batch 4, in process): upstream {lo['upstream']:.2f} ms, llava-ecg "
+              f"{lo['llava_ecg']:.2f} ms -> {r['loader_overhead_percent_of_step']:+.1f} % of an upstream step")
     print(json.dumps(result))
     return 0
 

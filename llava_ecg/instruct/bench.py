@@ -21,7 +21,7 @@ from . import io as rio
 from .build import stable_seed
 from .facts import SOURCES, RecordFacts, record_facts
 from .sources import reader_source
-from .labels import CPSC_SPACE, PTBXL_SUPERCLASS_NAMES, PTBXL_SUPERCLASSES, Label
+from .labels import CPSC_SPACE, Label
 from .tasks import LETTERS, clean_report, is_probably_english
 
 CPSC_PROMPT = (
@@ -177,6 +177,9 @@ def build_bench(subset_name: str, records, out_dir, *, seed: int = 0, limit: int
         raise BenchError(f"unknown subset {subset_name!r}; known: {', '.join(SUBSETS)}")
     fn = SUBSETS[subset_name]
     src = source or SUBSET_SOURCES[subset_name]
+    by_database = src == "challenge"  # a Challenge folder: each record's database decides (cpsc / g12 / csn)
+    if by_database:
+        src = None
     limit = limit if limit is not None else DEFAULT_LIMIT.get(subset_name)
     records = list(records)
     order = list(range(len(records)))
@@ -192,6 +195,9 @@ def build_bench(subset_name: str, records, out_dir, *, seed: int = 0, limit: int
         ref, ecg = records[idx]
         ecg = ecg() if callable(ecg) else ecg
         facts = record_facts(ref, ecg, src, estimate=False)
+        if by_database and facts.source != SUBSET_SOURCES[subset_name]:
+            skipped += 1  # e.g. a CPSC record in a Challenge folder while building g12-test-no-cot
+            continue
         if patient_split and not is_test_patient(facts.source, facts.patient):
             skipped += 1
             continue

@@ -2,9 +2,10 @@
 
 Determinism: every random choice for a record comes from ``Random(stable_seed(seed, record))``, never
 from the record's position, so a shard, a resumed build and a full build make identical rows.
-Resume: records are processed in chunks; a chunk's rows and manifest rows are written atomically
-(manifest first, rows last, so the rows file marks a finished chunk) and skipped on restart. The final
-files are concatenations of the chunk files, so a killed-and-restarted build is byte-identical.
+Resume: records are processed in chunks; a chunk's failures, counts, manifest rows and rows are written
+atomically, rows last, so the rows file marks a finished chunk, which a restart skips. The final files are
+byte concatenations of the chunk files (summed counts for the summary), so a killed-and-restarted build is
+byte-identical and assembling 1M rows costs a file copy, not a re-parse.
 """
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ import dataclasses
 import hashlib
 import json
 import random
+import shutil
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Callable, Iterable, Iterator
@@ -21,7 +24,7 @@ from tqdm.auto import tqdm
 from . import io as rio
 from .facts import SOURCES, RecordFacts, record_facts
 from .sources import reader_source
-from .tasks import FORMATS, IMAGE_TOKEN, TASKS, Item
+from .tasks import IMAGE_TOKEN, TASKS, Item
 
 ROWS_JSON = "ecginstruct.json"
 ROWS_JSONL = "ecginstruct.jsonl"
@@ -178,12 +181,15 @@ def choose_items(facts: RecordFacts, cfg: BuildConfig, weights: dict) -> list[It
     return items
 
 
-def record_rows(record: str, ecg, cfg: BuildConfig, *, record_root: str | None = None,
-                weights: dict | None = None) -> tuple[list[dict], list[dict], list[dict]]:
+def record_rows(record: str, ecg, cfg: BuildConfig, *, weights_cache: dict | None = None
+                ) -> tuple[list[dict], list[dict], list[dict]]:
     """Rows, manifest rows and render jobs ``{"path", "spec"}`` for one record."""
     facts = record_facts(record, ecg, cfg.source)
     facts.allow_non_english_report = cfg.translate_reports
-    weights = weights or resolve_mix(cfg.mix, facts.source)
+    cache = weights_cache if weights_cache is not None else {}
+    if facts.source not in cache:
+        cache[facts.source] = resolve_mix(cfg.mix, facts.source)
+    weights = cache[facts.source]
     specs = render_specs(facts, cfg)
     images = [image_relpath(facts, k, spec["format"]) for k, spec in enumerate(specs)]
     if facts.source == "ecgqa":  # ECG-QA rows are its own questions, not generated tasks
@@ -221,21 +227,35 @@ def record_rows(record: str, ecg, cfg: BuildConfig, *, record_root: str | None =
 RecordInput = Iterable[tuple[str, Any]]  # (record ref, ECG or zero-argument loader)
 
 
-def _shard_chunks(records: RecordInput, cfg: BuildConfig, key_of: Callable[[str], str] | None):
+def _shard_chunks(records: RecordInput, cfg: BuildConfig, key_of: Callable[[str], str] | None, stats: dict):
+    """This shard's records in chunks of ``cfg.chunk_size``; excluded records are counted in ``stats``."""
     i, n = cfg.shard
-    chunk, index, excluded = [], 0, 0
+    chunk, index = [], 0
     for position, (ref, ecg) in enumerate(records):
         if position % n != i:
             continue
         if cfg.exclude and key_of and key_of(ref) in cfg.exclude:
-            excluded += 1
+            stats["excluded"] += 1
             continue
         chunk.append((ref, ecg))
         if len(chunk) == cfg.chunk_size:
-            yield index, chunk, excluded
+            yield index, chunk
             chunk, index = [], index + 1
     if chunk or index == 0:
-        yield index, chunk, excluded
+        yield index, chunk
+
+
+class ChunkFiles:
+    """The files of one finished chunk; ``rows`` is written last and marks it done."""
+
+    def __init__(self, parts: Path, index: int):
+        self.rows = parts / f"rows-{index:06d}.jsonl"
+        self.manifest = parts / f"manifest-{index:06d}.jsonl"
+        self.counts = parts / f"counts-{index:06d}.json"
+        self.failed = parts / f"failed-{index:06d}.jsonl"
+
+    def done(self) -> bool:
+        return all(p.exists() for p in (self.rows, self.manifest, self.counts, self.failed))
 
 
 @dataclass
@@ -271,21 +291,20 @@ def build_instruct(records: RecordInput, out_dir, cfg: BuildConfig | None = None
     _check_fingerprint(out, cfg)
     result = BuildResult(out, 0, 0, 0, 0)
     bar = tqdm(desc="build instruct", unit="rec", disable=not cfg.progress)
-    chunk_files = []
+    chunk_files, stats, weights = [], {"excluded": 0}, {}
     try:
-        for index, chunk, excluded in _shard_chunks(records, cfg, key_of):
-            result.excluded = excluded
-            rows_file, man_file = parts / f"rows-{index:06d}.jsonl", parts / f"manifest-{index:06d}.jsonl"
-            chunk_files.append((rows_file, man_file))
-            if rows_file.exists() and man_file.exists():
+        for index, records_of_chunk in _shard_chunks(records, cfg, key_of, stats):
+            chunk = ChunkFiles(parts, index)
+            chunk_files.append(chunk)
+            if chunk.done():
                 result.skipped_chunks += 1
-                bar.update(len(chunk))
+                bar.update(len(records_of_chunk))
                 continue
             rows, manifest, jobs, failed = [], [], [], []
-            for ref, ecg in chunk:
+            for ref, ecg in records_of_chunk:
                 try:
                     ecg = ecg() if callable(ecg) else ecg
-                    r, m, j = record_rows(ref, ecg, cfg)
+                    r, m, j = record_rows(ref, ecg, cfg, weights_cache=weights)
                 except ValueError as exc:  # ECGReadError is a ValueError
                     if on_error != "skip":
                         raise
@@ -305,11 +324,14 @@ def build_instruct(records: RecordInput, out_dir, cfg: BuildConfig | None = None
             if jobs:
                 from .images import render_jobs
                 render_jobs(jobs, out / "images", workers=cfg.workers, render_fn=render_fn, progress=False)
-            rio.write_jsonl(parts / f"failed-{index:06d}.jsonl", failed)
-            rio.write_jsonl(man_file, manifest)
-            rio.write_jsonl(rows_file, rows)
+            rio.write_jsonl(chunk.failed, failed)
+            with rio.atomic_open(chunk.counts) as fh:
+                json.dump(_chunk_counts(manifest), fh)
+            rio.write_jsonl(chunk.manifest, manifest)
+            rio.write_jsonl(chunk.rows, rows)  # last: its presence marks the chunk as finished
     finally:
         bar.close()
+    result.excluded = stats["excluded"]
     result.files, result.rows, result.records = _assemble(out, shard_tag, chunk_files, cfg)
     result.failed = [(f["record"], f["error"]) for p in sorted(parts.glob("failed-*.jsonl")) for f in rio.iter_jsonl(p)]
     return result
@@ -333,21 +355,45 @@ def _concat(paths: list[Path]) -> Iterator[dict]:
         yield from rio.iter_jsonl(p)
 
 
+def _chunk_counts(manifest: list[dict]) -> dict:
+    cells = Counter((m["source"], m["family"], m["format"]) for m in manifest)
+    return {"rows": len(manifest), "records": len({m["record"] for m in manifest}),
+            "cells": [[*key, n] for key, n in sorted(cells.items())]}
+
+
 def _assemble(out: Path, shard_tag: str, chunk_files, cfg: BuildConfig) -> tuple[dict[str, Path], int, int]:
+    """Concatenate the chunk files byte for byte (no re-parsing) and sum the per-chunk counts."""
     from .manifest import write_summary
 
     suffix = "" if cfg.shard == (0, 1) else f".shard-{shard_tag}"
-    rows_files = [r for r, _ in chunk_files]
-    man_files = [m for _, m in chunk_files]
     files = {"jsonl": out / f"ecginstruct{suffix}.jsonl", "manifest": out / f"manifest{suffix}.jsonl"}
-    rio.write_jsonl(files["jsonl"], _concat(rows_files))
+    _cat_bytes([c.rows for c in chunk_files], files["jsonl"])
+    _cat_bytes([c.manifest for c in chunk_files], files["manifest"])
     if cfg.write_json:
         files["json"] = out / f"ecginstruct{suffix}.json"
-        rio.write_json_array(files["json"], _concat(rows_files))
-    n_rows = rio.write_jsonl(files["manifest"], _concat(man_files))
-    records, last = 0, None
-    for row in _concat(man_files):
-        records += row["record"] != last
-        last = row["record"]
-    files.update(write_summary(_concat(man_files), out, stem=f"summary{suffix}"))
-    return files, n_rows, records
+        with rio.atomic_open(files["json"]) as dst:
+            dst.write("[")
+            first = True
+            for chunk in chunk_files:
+                with open(chunk.rows, encoding="utf-8") as src:
+                    for line in src:
+                        dst.write(("\n" if first else ",\n") + line.rstrip("\n"))
+                        first = False
+            dst.write("]\n" if first else "\n]\n")
+    cells: Counter = Counter()
+    rows = records = 0
+    for chunk in chunk_files:
+        counts = json.loads(chunk.counts.read_text(encoding="utf-8"))
+        rows += counts["rows"]
+        records += counts["records"]
+        for source, family, fmt, n in counts["cells"]:
+            cells[(source, family, fmt)] += n
+    files.update(write_summary(cells, out, stem=f"summary{suffix}"))
+    return files, rows, records
+
+
+def _cat_bytes(paths: list[Path], dest: Path) -> None:
+    with rio.atomic_open(dest, "wb") as dst:
+        for p in paths:
+            with open(p, "rb") as src:
+                shutil.copyfileobj(src, dst, 1 << 20)

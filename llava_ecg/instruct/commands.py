@@ -180,7 +180,7 @@ def cmd_build_bench(args) -> int:
         info = build_bench(name, records, args.output, seed=args.seed, limit=args.limit, render=not args.no_images,
                            layout=args.layout, distort=args.distort, workers=args.workers,
                            patient_split=args.patient_split, progress=not args.no_progress,
-                           source=None if args.source == "challenge" else args.source)
+                           source=args.source)
         print(f"{name}: {info['rows']} rows from {info['records']} records ({info['skipped']} records skipped)"
               f" -> {info['files']['rows']}")
     return 0

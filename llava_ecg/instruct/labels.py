@@ -124,10 +124,6 @@ PTBXL_SCP: tuple[tuple[str, str, str, str, str], ...] = (
 )
 
 PTBXL_SUPERCLASSES = ("NORM", "MI", "STTC", "CD", "HYP")
-PTBXL_SUPERCLASS_NAMES = {
-    "NORM": "normal ECG", "MI": "myocardial infarction", "STTC": "ST/T change",
-    "CD": "conduction disturbance", "HYP": "hypertrophy",
-}
 # Conduction disturbances, ectopy and pacing are asked as rhythm questions (PULSE's "heart rhythm analysis"
 # covers "arrhythmias, conduction abnormalities, pacing patterns").
 _PTBXL_RHYTHM_FORMS = {"PVC", "PAC", "PRC(S)", "LPR"}

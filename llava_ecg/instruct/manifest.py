@@ -15,8 +15,6 @@ from . import io as rio
 from .labels import FAMILIES
 from .tasks import FORMATS
 
-FAMILY_TITLES = {"feature": "Basic feature recognition", "rhythm": "Heart rhythm analysis",
-                 "morphology": "Morphology & pathology identification", "report": "Clinical report generation"}
 COLUMNS = tuple(FORMATS)  # close, open, fill, mcq, multi
 
 
@@ -54,8 +52,8 @@ def _markdown(table: list[list]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_summary(manifest_rows: Iterable[dict], out_dir, *, stem: str = "summary", chart: bool = True) -> dict[str, Path]:
-    counts = count_cells(manifest_rows)
+def write_summary(counts: Counter, out_dir, *, stem: str = "summary", chart: bool = True) -> dict[str, Path]:
+    """``counts``: (source, family, format) -> rows, e.g. from :func:`count_cells`."""
     table = summary_table(counts)
     out = Path(out_dir)
     buf = io.StringIO()

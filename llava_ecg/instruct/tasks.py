@@ -13,6 +13,7 @@ from typing import Any, Callable
 
 from .facts import RecordFacts
 from .labels import Label
+from .measure import IRREGULAR_RR_CV
 
 FORMATS: dict[str, str] = {  # format key -> ECGInstruct metadata "type"
     "close": "close-ended",
@@ -133,7 +134,6 @@ MEASURES: dict[str, Measure] = {m.key: m for m in (
         (-30, 91, "between -30° and +90° (normal axis)", "a normal axis"),
         (91, 181, "between +91° and +180° (right axis deviation)", "right axis deviation"))),
 )}
-IRREGULAR_RR_CV = 0.12
 
 
 def _measure(facts: RecordFacts, rng: random.Random) -> tuple[Measure, int] | None:

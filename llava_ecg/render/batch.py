@@ -137,7 +137,8 @@ def render_many(jobs: list[Job], out_dir: str | os.PathLike, *, workers: int = 1
     stats = {"written": 0, "skipped": 0, "failed": []}
     bar = tqdm(total=len(jobs), desc="render", unit="record", disable=not progress)
     if workers > 1:
-        ctx = mp.get_context("fork" if os.name == "posix" else "spawn")
+        # not "fork": a parent that already ran OpenCV holds its thread-pool locks, and forked children deadlock
+        ctx = mp.get_context("forkserver" if os.name == "posix" else "spawn")
         with ctx.Pool(workers, _worker_init) as pool:
             results = pool.imap_unordered(_run, args, chunksize=4)
             _collect(results, stats, bar)

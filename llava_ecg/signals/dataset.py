@@ -155,7 +155,7 @@ def iter_dataset(root: str | os.PathLike, *, source: str | None = None, limit: i
             yield from iter_code15(root, select=lambda g: g % n_shard == i_shard, **read_options)
             return
         reader = {"ptbxl": read_ptbxl, "mimic": read_mimic}.get(src)
-        index = PTBXLIndex.open(str(Path(root))) if src == "ptbxl" else MimicIndex.open(str(Path(root))) if src == "mimic" else None
+        index = {"ptbxl": PTBXLIndex, "mimic": MimicIndex}[src].open(str(Path(root))) if reader else None
         for k, ref in enumerate(iter_refs(root, src, fs=fs, split=split)):
             if k % n_shard != i_shard:
                 continue

@@ -190,7 +190,8 @@ class MimicIndex:
         return parsed
 
 
-def read_mimic(path: str | os.PathLike, *, header=None, index: MimicIndex | None = None, extra_leads: str = "keep") -> ECG:
+def read_mimic(path: str | os.PathLike, *, index: MimicIndex | None = None, extra_leads: str = "keep",
+               header=None) -> ECG:
     """A MIMIC-IV-ECG record; ``meta`` gets subject/study ids and, when the dataset root has
     ``machine_measurements.csv``, the machine report and measurements."""
     ecg = read_wfdb(path, extra_leads=extra_leads, header=header)

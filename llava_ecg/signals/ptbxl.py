@@ -222,7 +222,8 @@ class PTBXLIndex:
         return meta
 
 
-def read_ptbxl(path: str | os.PathLike, *, header=None, index: PTBXLIndex | None = None, extra_leads: str = "keep") -> ECG:
+def read_ptbxl(path: str | os.PathLike, *, index: PTBXLIndex | None = None, extra_leads: str = "keep",
+               header=None) -> ECG:
     """A PTB-XL record; ``meta`` is enriched from the database CSV when the dataset root is found."""
     ecg = read_wfdb(path, extra_leads=extra_leads, header=header)
     ecg.meta["source"] = "ptbxl"

@@ -9,7 +9,6 @@ frames, other formats), wrapping its errors in ``ECGReadError``.
 from __future__ import annotations
 
 import json
-import logging
 import os
 import re
 from pathlib import Path
@@ -22,8 +21,6 @@ from .leads import reorder
 from .writers import META_COMMENT_PREFIX
 
 __all__ = ["read_wfdb", "header_path_for", "decode_signals"]
-
-log = logging.getLogger(__name__)
 
 _DIRECT_FORMATS = {"16", "61", "80", "212", "24", "32"}
 _INVALID = {"16": -32768, "61": -32768, "80": -128, "212": -2048, "24": -(2 ** 23), "32": -(2 ** 31)}

@@ -88,7 +88,8 @@ class ImagePreprocessor:
         return self.processor.preprocess(image, return_tensors="pt")["pixel_values"][0]
 
     def __call__(self, image: Image.Image) -> tuple[torch.Tensor, tuple[int, int]]:
-        image = image.convert("RGB")
+        if image.mode != "RGB":
+            image = image.convert("RGB")
         size = image.size
         if self.aspect == "anyres":
             from llava.mm_utils import process_anyres_image

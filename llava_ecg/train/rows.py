@@ -32,14 +32,18 @@ class UnsafePathError(ValueError):
 
 
 @functools.lru_cache(maxsize=256)
-def _real_root(root: str) -> str:
-    return os.path.realpath(root)
+def _abs_root(root: str) -> str:
+    return os.path.normpath(os.path.abspath(root))
 
 
 def resolve_under(root: str | os.PathLike, relative: str, *, what: str = "path") -> Path:
-    """``root / relative`` resolved; refuses anything (``..``, absolute, symlink) that leaves ``root``."""
-    base = _real_root(os.fspath(root))
-    target = os.path.realpath(os.path.join(base, relative))
+    """``root / relative``, refusing a row path that leaves ``root`` (``..``, absolute paths).
+
+    The check is lexical on purpose: rows are untrusted text, the root is the user's choice, and a
+    symlink the user placed inside the root (e.g. ``images/mimic -> /mnt/disk2/mimic``) is allowed.
+    It also avoids a realpath walk per sample."""
+    base = _abs_root(os.fspath(root))
+    target = os.path.normpath(os.path.join(base, relative))
     if target != base and not target.startswith(base.rstrip(os.sep) + os.sep):
         raise UnsafePathError(f"{what} {relative!r} escapes its root {base!r}")
     return Path(target)

@@ -89,3 +89,16 @@ def test_images_resolved_from_image_root_override(tmp_path, monkeypatch):
     ds = load_ecgbench("ptb-test", root=tmp_path / "data")
     assert ds[1]["image"].size == (48, 64)
     assert json.loads(ds[0]["conversations_json"])[1]["value"] == "NORM"
+
+
+def test_parquet_without_image_path_column_takes_the_stored_path(bench, tmp_path):
+    import datasets
+
+    root, rows = bench
+    published = datasets.load_dataset("parquet", split="train", data_files=str(
+        root / "cpsc-test" / "test-00000-of-00001.parquet"), cache_dir=str(tmp_path / "c"))
+    (tmp_path / "cpsc-test").mkdir()
+    published.remove_columns(["image_path"]).to_parquet(str(tmp_path / "cpsc-test" / "part.parquet"))
+    ds = load_ecgbench("cpsc-test", root=tmp_path)
+    assert list(ds["image_path"]) == [r["image"] for r in rows["cpsc-test"]]
+    assert ds[1]["image"].size == (48, 64)

@@ -126,3 +126,35 @@ def test_bad_arguments_are_clear_errors(tmp_path, tiny_checkpoint):
         LlavaEcg(pretrained=str(tiny_checkpoint), conv_template="nope")
     with pytest.raises(ValueError, match="dtype 'int8'"):
         LlavaEcg(pretrained=str(tiny_checkpoint), dtype="int8")
+
+
+def test_lora_checkpoint_with_model_base_is_merged(tiny_checkpoint, tmp_path):
+    """A LoRA run folder as upstream ``llava.train`` writes it (adapter + non_lora_trainables.bin + config.json)."""
+    from llava.model import LlavaLlamaForCausalLM
+    from peft import LoraConfig, get_peft_model
+
+    torch.manual_seed(0)
+    full = LlavaLlamaForCausalLM.from_pretrained(tiny_checkpoint)
+    projector = {k: v.clone() for k, v in full.state_dict().items() if "mm_projector" in k}
+    peft_model = get_peft_model(full, LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"],
+                                                 lora_dropout=0.0, task_type="CAUSAL_LM"))
+    for name, param in peft_model.named_parameters():
+        if "lora_B" in name:
+            param.data.normal_(0, 0.05)  # B starts at zero: make the merge visible
+    run = tmp_path / "checkpoint_run"  # neither "llava" nor "lora" in the name
+    peft_model.save_pretrained(run)
+    full.config.save_pretrained(run)
+    torch.save({f"base_model.model.{k}": v for k, v in projector.items()}, run / "non_lora_trainables.bin")
+    merged_q = peft_model.merge_and_unload().model.layers[0].self_attn.q_proj.weight.detach().clone()
+
+    base_llm = tiny_checkpoint.parent / "base" / "llm"
+    m = LlavaEcg(pretrained=str(run), model_base=str(base_llm))
+    assert m._image_processor is not None
+    loaded = m.model.state_dict()
+    for key, value in projector.items():
+        assert torch.allclose(loaded[key], value, atol=2e-3), key  # fp16 load in the builder, then fp32
+    q = m.model.model.layers[0].self_attn.q_proj.weight
+    assert torch.allclose(q, merged_q, atol=2e-3)
+    m.task_dict = {"t": {"test": [{"image": ecg_image(0, (96, 48))}]}}
+    (answer,) = m.generate_until(gen_requests()[:1])
+    assert isinstance(answer, str)

@@ -62,3 +62,9 @@ def test_loglikelihood_values_from_any_shape():
     assert _loglikelihood_value("(-1.25, False)") == -1.25
     assert _loglikelihood_value((-2.0, True)) == -2.0
     assert _loglikelihood_value(-3.5) == -3.5
+
+
+def test_predict_only_bypasses_scoring(task_dir):
+    task = _load(task_dir, "my_cpsc")
+    task.override_metric("bypass")  # what lmms-eval --predict_only does
+    assert task.process_results(task.test_docs_no_media()[0], ["NORM", "(-1.0, False)"]) == {"bypass": None}

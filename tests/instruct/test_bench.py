@@ -176,3 +176,17 @@ def test_eval_stage_loads_what_we_build(tmp_path):
     ds = load_ecgbench("cpsc-test", source="json", root=tmp_path)
     row = ds[0]
     assert row["id"] == "cpsc-r0" and json.loads(row["conversations_json"])[1]["value"] == "PVC;STD"
+
+
+def test_challenge_folder_is_split_by_database(tmp_path, mini_root):
+    out = tmp_path / "b"
+    for subset in ("g12-test-no-cot", "csn-test-no-cot", "cpsc-test"):
+        assert main(["build", "bench", "--source", "challenge", "--root", str(mini_root["challenge"]), "--subset",
+                     subset, "-o", str(out), "--no-images", "--no-progress"]) == 0
+    assert [r["id"] for r in _rows(out, "g12-test-no-cot")] == ["g12-E00001"]
+    assert [r["id"] for r in _rows(out, "csn-test-no-cot")] == ["csn-JS00001"]
+    assert [r["id"] for r in _rows(out, "cpsc-test")] == ["cpsc-A0001", "cpsc-A0002"]
+    (g12,) = _rows(out, "g12-test-no-cot")
+    letter, text = g12["conversations"][1]["value"].split(". ", 1)
+    assert f"\n{letter}. {text}" in g12["conversations"][0]["value"]
+    assert set(re.findall(r"(\w+)\(", text)) == {"AF", "IAVB"}

@@ -78,3 +78,12 @@ def test_unknown_root(tmp_path):
         list(iter_dataset(tmp_path))
     with pytest.raises(ValueError):
         list(iter_dataset(tmp_path, nan="drop"))
+
+
+def test_code15_bad_part_and_padding_row_are_not_records(tmp_path):
+    root = mini.make_code15(tmp_path / "c15")
+    (root / "exams_part2.hdf5").write_bytes(b"\x89HDF\r\n\x1a\n" + b"\x00" * 100)  # corrupt part
+    skipped = SkipCounter()
+    got = refs(root, skipped=skipped)
+    assert len(got) == len(mini.CODE15_EXAMS) and not any(r.endswith("::0") for r in got)
+    assert skipped.counts == {"bad HDF5 file": 1}

@@ -50,13 +50,15 @@ def test_row_store_rejects_bad_files_by_name(tmp_path):
         RowStore(tmp_path / "missing.json")
 
 
-def test_resolve_under_refuses_paths_leaving_the_root(tmp_path):
+def test_resolve_under_refuses_row_paths_leaving_the_root(tmp_path):
     root = tmp_path / "root"
     (root / "a").mkdir(parents=True)
-    (tmp_path / "secret.png").write_bytes(b"x")
-    os.symlink(tmp_path / "secret.png", root / "link.png")
-    assert resolve_under(root, "a/img.png") == (root / "a" / "img.png").resolve()
-    for bad in ("../secret.png", "a/../../secret.png", str(tmp_path / "secret.png"), "link.png"):
+    (tmp_path / "elsewhere").mkdir()
+    os.symlink(tmp_path / "elsewhere", root / "mounted")  # the user's own symlink inside the root is fine
+    assert resolve_under(root, "a/img.png") == root / "a" / "img.png"
+    assert resolve_under(root, "a/../a/img.png") == root / "a" / "img.png"
+    assert resolve_under(root, "mounted/x.png") == root / "mounted" / "x.png"
+    for bad in ("../secret.png", "a/../../secret.png", str(tmp_path / "secret.png"), "../root2/x.png"):
         with pytest.raises(UnsafePathError, match="escapes its root"):
             resolve_under(root, bad)
 

@@ -78,11 +78,16 @@ def _with_json_conversations(ds, where: str):
              for row in ds.select_columns(["conversations"]).to_list()]
     ds = ds.remove_columns(["conversations"]).add_column("conversations_json", texts)
     if "image_path" not in ds.column_names:
-        paths = [(im or {}).get("path") or "" for im in
-                 ds.select_columns(["image"]).cast_column("image", _image_feature(decode=False)).to_list()] \
-            if "image" in ds.column_names else [""] * len(ds)
-        ds = ds.add_column("image_path", paths)
+        ds = ds.add_column("image_path", _stored_image_paths(ds))
     return ds
+
+
+def _stored_image_paths(ds) -> list[str]:
+    """The ``path`` field of the parquet ``image`` struct, read from Arrow without decoding (or copying) images."""
+    import pyarrow.compute as pc
+
+    column = ds.select_columns(["image"]).with_format("arrow")[:]["image"]
+    return [p or "" for p in pc.struct_field(column, "path").to_pylist()]
 
 
 def _image_feature(decode: bool = True):

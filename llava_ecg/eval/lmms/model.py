@@ -77,6 +77,10 @@ class LlavaEcg(lmms):
         super().__init__()
         from llava_ecg import compat
 
+        if kwargs:
+            from loguru import logger
+
+            logger.warning(f"llava_ecg: ignoring unknown model_args {sorted(kwargs)}")
         compat.install()
         self._setup_device(device)
         path = Path(str(pretrained)).expanduser()
@@ -111,6 +115,12 @@ class LlavaEcg(lmms):
         if self.conv_template not in conv_templates:
             raise ValueError(f"conv_template {self.conv_template!r} is not registered in llava.conversation "
                              f"(known: {', '.join(sorted(conv_templates))})")
+        if dtype in (None, "", "auto"):
+            torch_dtype = torch.float16 if self._device.type == "cuda" else torch.float32
+        elif dtype in DTYPES:
+            torch_dtype = DTYPES[dtype]
+        else:
+            raise ValueError(f"dtype {dtype!r}: expected auto, {', '.join(DTYPES)}")
         name = builder_model_name(self.pretrained, model_base, model_name)
         device = str(self._device)
         tokenizer, model, image_processor, context_len = load_pretrained_model(
@@ -119,12 +129,6 @@ class LlavaEcg(lmms):
         if image_processor is None:
             raise ModelLoadError(f"{self.pretrained}: upstream loaded no vision tower (model name {name!r}); "
                                  "is this an original-format llava_llama checkpoint?")
-        if dtype in (None, "", "auto"):
-            torch_dtype = torch.float16 if self._device.type == "cuda" else torch.float32
-        elif dtype in DTYPES:
-            torch_dtype = DTYPES[dtype]
-        else:
-            raise ValueError(f"dtype {dtype!r}: expected auto, {', '.join(DTYPES)}")
         model.to(device=self._device, dtype=torch_dtype).eval()
         # Upstream re-pads the spliced image+text embeddings on the side named here; batched generation needs left.
         model.config.tokenizer_padding_side = "left"

@@ -71,7 +71,7 @@ class ECGBenchTask(ConfigurableTask):
 
     def process_results(self, doc, results, full_docs=None):
         if not callable(self.config.process_results):  # --predict_only replaced the metrics with "bypass"
-            return super().process_results(doc, results[:1], full_docs=full_docs)
+            return {name: None for name in self._metric_fn_list}
         answer = results[0] if results else ""
         if isinstance(answer, str):
             answer = answer.strip()
