@@ -103,6 +103,7 @@ class BuildConfig:
     layouts: tuple[str, ...] = ("3x4",)
     distort: str = "mixed"  # "none" | "light" | "heavy" | "mixed"
     header_prob: float = 0.0
+    image_prefix: str = ""  # variant folder inside each source folder, for several render configs in one root
     images_per_record: int = 1
     dpi: float = 200.0
     chunk_size: int = 1000
@@ -135,8 +136,9 @@ class BuildConfig:
 
 
 # --- one record -> rows ---------------------------------------------------------------------------------------
-def image_relpath(facts: RecordFacts, k: int, ext: str) -> str:
-    """``<source folder>/<record path without extension>-<k>.<ext>``: the record is recoverable from the path."""
+def image_relpath(facts: RecordFacts, k: int, ext: str, prefix: str = "") -> str:
+    """``<source folder>[/<prefix>]/<record path without extension>-<k>.<ext>``: the record is recoverable from
+    the path; ``prefix`` names a render variant (like ECGInstruct's ``ptb-xl/fix_header_aug_all_papersize_layout``)."""
     ref = facts.record.replace("\\", "/")
     if "::" in ref:  # CODE-15%: exams_part2.hdf5::1026489
         file, _, exam = ref.partition("::")
@@ -145,7 +147,8 @@ def image_relpath(facts: RecordFacts, k: int, ext: str) -> str:
     if path.is_absolute() or ".." in path.parts:
         path = PurePosixPath(facts.name)
     stem = str(path.with_suffix("")) if path.suffix in (".hea", ".mat", ".dat") else str(path)
-    return f"{SOURCES[facts.source][1]}/{stem}-{k}.{ext}"
+    folder = SOURCES[facts.source][1] + (f"/{prefix.strip('/')}" if prefix else "")
+    return f"{folder}/{stem}-{k}.{ext}"
 
 
 def render_specs(facts: RecordFacts, cfg: BuildConfig) -> list[dict]:
@@ -191,7 +194,7 @@ def record_rows(record: str, ecg, cfg: BuildConfig, *, weights_cache: dict | Non
         cache[facts.source] = resolve_mix(cfg.mix, facts.source)
     weights = cache[facts.source]
     specs = render_specs(facts, cfg)
-    images = [image_relpath(facts, k, spec["format"]) for k, spec in enumerate(specs)]
+    images = [image_relpath(facts, k, spec["format"], cfg.image_prefix) for k, spec in enumerate(specs)]
     if facts.source == "ecgqa":  # ECG-QA rows are its own questions, not generated tasks
         from .ecgqa import instruct_item
         rng = random.Random(stable_seed(cfg.seed, facts.record, "tasks"))

@@ -8,7 +8,7 @@ import argparse
 import json
 import sys
 
-SOURCE_CHOICES = ("ptbxl", "mimic", "code15", "ecgqa", "cpsc", "g12", "csn", "challenge", "custom")
+SOURCE_CHOICES = ("ptbxl", "mimic", "code15", "ecgqa", "cpsc", "g12", "csn", "challenge", "synthetic", "custom")
 OFFICIAL_SPLIT = ("ptbxl", "ecgqa")
 
 
@@ -74,6 +74,9 @@ def _register_instruct(bsub) -> None:
     p.add_argument("--distort", default="mixed", choices=("none", "light", "heavy", "mixed"))
     p.add_argument("--header-prob", type=float, default=0.0, help="probability of a printed header on an image")
     p.add_argument("--images-per-record", type=int, default=1)
+    p.add_argument("--image-prefix", default="",
+                   help="variant folder inside each source folder (e.g. aug_3x4), so several render configurations "
+                        "can share one image root")
     p.add_argument("--workers", type=int, default=1, help="render processes (--render)")
     p.add_argument("--chunk-size", type=int, default=1000, help="records per resumable chunk")
     p.add_argument("--llm-url", help="OpenAI-compatible base URL (…/v1): rewrite + quality filter")
@@ -152,7 +155,8 @@ def cmd_build_instruct(args) -> int:
     cfg = BuildConfig(
         source=source, seed=args.seed, samples_per_record=args.samples_per_record, mix=parse_mix(args.mix),
         mode=args.mode, layouts=tuple(x.strip() for x in args.layouts.split(",") if x.strip()), distort=args.distort,
-        header_prob=args.header_prob, images_per_record=args.images_per_record, chunk_size=args.chunk_size,
+        header_prob=args.header_prob, images_per_record=args.images_per_record, image_prefix=args.image_prefix,
+        chunk_size=args.chunk_size,
         shard=args.shard, exclude=frozenset(load_keys(args.exclude)), workers=args.workers,
         progress=not args.no_progress, translate_reports=llm is not None)
     result = build_instruct(records, args.output, cfg, llm=llm)

@@ -92,8 +92,9 @@ def bar_chart(counts: Counter, path) -> None:
             bottoms = [b + h for b, h in zip(bottoms, heights)]
         for si, total in enumerate(bottoms):
             if total:
-                ax.text(si + (fi - (len(families) - 1) / 2) * width, total, family[:4], ha="center", va="bottom",
-                        fontsize=7, rotation=90)
+                ax.text(si + (fi - (len(families) - 1) / 2) * width, total, f" {family}", ha="center",
+                        va="bottom", fontsize=7, rotation=90)
+    ax.margins(y=0.15)  # room for the family labels above the bars
     ax.set_xticks(range(len(sources)), sources)
     ax.set_ylabel("samples")
     ax.set_title("Samples per source x task family (stacked by format)")

@@ -124,9 +124,9 @@ MEASURES: dict[str, Measure] = {m.key: m for m in (
         (451, 501, "between 451 and 500 ms", "prolonged"),
         (501, INF, "longer than 500 ms", "markedly prolonged"))),
     Measure("qt", "QT interval", "ms", (
-        (0, 350, "shorter than 350 ms", "short"),
-        (350, 441, "between 350 and 440 ms", "in the usual range"),
-        (441, 501, "between 441 and 500 ms", "long"),
+        (0, 350, "shorter than 350 ms", "short in absolute terms (judge it with the heart rate: see the QTc)"),
+        (350, 441, "between 350 and 440 ms", "in the usual absolute range"),
+        (441, 501, "between 441 and 500 ms", "long in absolute terms (judge it with the heart rate: see the QTc)"),
         (501, INF, "longer than 500 ms", "very long"))),
     Measure("axis", "QRS axis", "degrees", (
         (-180, -90, "between -180° and -91° (extreme axis deviation)", "an extreme (northwest) axis"),
@@ -152,7 +152,8 @@ def _describe(m: Measure, v: int) -> str:
 @task("feature", "close")
 def feature_close(facts, rng):
     has_rr = "rr_cv" in facts.measurements
-    if has_rr and rng.random() < 0.25 or has_rr and not _measure(facts, random.Random(0)):
+    has_other = any(m.value(facts) is not None for m in MEASURES.values())
+    if has_rr and (not has_other or rng.random() < 0.25):
         irregular = facts.measurements["rr_cv"] > IRREGULAR_RR_CV
         ask_regular = rng.random() < 0.5
         tid, q = pick(rng, "feature.close.regularity", [
@@ -229,7 +230,7 @@ def feature_mcq(facts, rng):
 # ----------------------------------------------------------------------------------------------------------------
 # rhythm and morphology families: the same question shapes over the record's labels of that family
 # ----------------------------------------------------------------------------------------------------------------
-FAMILY_WORDS = {"rhythm": "rhythm or conduction", "morphology": "morphology or diagnostic"}
+FAMILY_WORDS = {"rhythm": "rhythm or conduction", "morphology": "morphological or diagnostic"}
 # Groups where codes overlap (MI localisations, ST/T subtypes, hypertrophy forms): a sibling of a present code
 # is never used as a negative, since "No" could be wrong for an overlapping localisation.
 OVERLAPPING_GROUPS = {"MI", "STTC", "HYP"}
@@ -314,7 +315,7 @@ def _label_fill(family: str):
         if not positives:
             return None
         label = rng.choice(positives)
-        word = {"rhythm": "rhythm or conduction", "morphology": "morphological or diagnostic"}[family]
+        word = FAMILY_WORDS[family]
         tid, q = pick(rng, f"{family}.fill", [
             "Fill in the blank with one {word} finding: \"This ECG shows ___.\"",
             "Complete the sentence: \"A {word} finding on this tracing is ___.\"",

@@ -189,13 +189,8 @@ def draw_page(ecg, spec: RenderSpec, *, grid: str | None = None) -> tuple[Image.
     if dilate > 1:
         ink = cv2.dilate(ink, np.ones((dilate, dilate), np.uint8))
 
-    texts = _texts(ecg, spec, boxes, k, size_mm, x0_mm)
-    if texts:
-        canvas = Image.fromarray(ink)
-        draw = ImageDraw.Draw(canvas)
-        for (x, y), text, size in texts:
-            draw.text((x, y), text, fill=255, font=_font(size))
-        ink = np.asarray(canvas)
+    for (x, y), text, size in _texts(ecg, spec, boxes, k, size_mm, x0_mm):
+        _stamp(ink, _text_mask(text, int(size)), int(round(x)), int(round(y)))
 
     lut = np.rint(np.arange(256) / 255 * (LEVELS - 1)).astype(np.uint8) if spec.antialias else \
         np.where(np.arange(256) >= 96, LEVELS - 1, 0).astype(np.uint8)
@@ -209,6 +204,27 @@ def draw_page(ecg, spec: RenderSpec, *, grid: str | None = None) -> tuple[Image.
     image.putpalette(palette(grid).tobytes())
     geometry = PageGeometry(width, height, float(spec.dpi), k, spec.speed * k, spec.gain * k, layout.name, tuple(boxes))
     return image, geometry
+
+
+@lru_cache(maxsize=512)
+def _text_mask(text: str, size: int) -> np.ndarray:
+    """A text's coverage as a small uint8 array, cached: labels and footers repeat on every page."""
+    font = _font(size)
+    left, top, right, bottom = font.getbbox(text)
+    canvas = Image.new("L", (max(1, right), max(1, bottom)))
+    ImageDraw.Draw(canvas).text((0, 0), text, fill=255, font=font)
+    mask = np.asarray(canvas)
+    mask.setflags(write=False)
+    return mask
+
+
+def _stamp(ink: np.ndarray, mask: np.ndarray, x: int, y: int) -> None:
+    h, w = ink.shape
+    mh, mw = mask.shape
+    x0, y0, x1, y1 = max(0, x), max(0, y), min(w, x + mw), min(h, y + mh)
+    if x1 > x0 and y1 > y0:
+        region = ink[y0:y1, x0:x1]
+        np.maximum(region, mask[y0 - y: y1 - y, x0 - x: x1 - x], out=region)
 
 
 def _texts(ecg, spec, boxes, k, size_mm, x0_mm):

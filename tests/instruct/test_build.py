@@ -205,3 +205,9 @@ def test_large_label_spaces_also_get_eight_option_mcqs(source_ecgs):
     sizes = {len(re.findall(r"^[A-H]\. ", TASKS[("rhythm", "mcq")](facts, random.Random(s)).turns[0][0], re.M))
              for s in range(40)}
     assert sizes == {4, 8}
+
+
+def test_image_prefix_names_a_render_variant(tmp_path, synthetic_pool):
+    res = build_instruct(synthetic_records(synthetic_pool, 2), tmp_path / "p", _cfg(image_prefix="aug_3x4"))
+    images = {r["image"] for r in rio.iter_jsonl(res.files["jsonl"])}
+    assert all(re.fullmatch(r"synthetic/aug_3x4/syn/\d{6}-0\.(png|jpg)", i) for i in images), images
