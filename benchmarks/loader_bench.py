@@ -187,12 +187,13 @@ class StepClock(transformers.TrainerCallback):
     def __init__(self):
         self.cpu, self.wall = [], []
 
-    def on_step_begin(self, args, state, control, **kw):
-        self._c, self._w = time.process_time(), time.perf_counter()
-
+    # step end -> step end: fetching + collating the next batch (workers=0), forward, backward, optimizer
     def on_step_end(self, args, state, control, **kw):
-        self.cpu.append(time.process_time() - self._c)
-        self.wall.append(time.perf_counter() - self._w)
+        c, w = time.process_time(), time.perf_counter()
+        if hasattr(self, "_c"):
+            self.cpu.append(c - self._c)
+            self.wall.append(w - self._w)
+        self._c, self._w = c, w
 
 
 result = {"upstream": {"cpu": [], "wall": []}, "llava_ecg": {"cpu": [], "wall": []}}
@@ -211,7 +212,7 @@ for r in range(repeats):
         T.LLaVATrainer = Timed
         sys.argv = ["train"] + argv + ["--output_dir", f"{runs}/{name}{r}"]
         T.train()
-        # skip warm-up steps; the step includes fetching + collating the batch (workers=0)
+        # skip warm-up steps
         result[name]["cpu"].append(statistics.median(clock.cpu[5:]))
         result[name]["wall"].append(statistics.median(clock.wall[5:]))
 print("STEP_TIMES " + json.dumps(result))

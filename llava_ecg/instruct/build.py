@@ -131,6 +131,8 @@ class BuildConfig:
         for k in ("shard", "workers", "progress", "chunk_size", "write_json"):
             d.pop(k)
         d["exclude"] = hashlib.sha256("\n".join(sorted(self.exclude)).encode()).hexdigest()[:16]
+        if isinstance(self.mix, dict):
+            d["mix"] = {".".join(k) if isinstance(k, tuple) else k: v for k, v in sorted(self.mix.items(), key=str)}
         d["layouts"] = list(self.layouts)
         return d
 
@@ -291,7 +293,7 @@ def build_instruct(records: RecordInput, out_dir, cfg: BuildConfig | None = None
     out = Path(out_dir)
     shard_tag = f"{cfg.shard[0]:03d}of{cfg.shard[1]:03d}"
     parts = out / "parts" / shard_tag
-    _check_fingerprint(out, cfg)
+    _check_fingerprint(out, cfg, llm)
     result = BuildResult(out, 0, 0, 0, 0)
     bar = tqdm(desc="build instruct", unit="rec", disable=not cfg.progress)
     chunk_files, stats, weights = [], {"excluded": 0}, {}
@@ -326,7 +328,7 @@ def build_instruct(records: RecordInput, out_dir, cfg: BuildConfig | None = None
                     m["hash"] = content_hash(row)
             if jobs:
                 from .images import render_jobs
-                render_jobs(jobs, out / "images", workers=cfg.workers, render_fn=render_fn, progress=False)
+                render_jobs(jobs, out / "images", workers=cfg.workers, render_fn=render_fn, progress=cfg.progress)
             rio.write_jsonl(chunk.failed, failed)
             with rio.atomic_open(chunk.counts) as fh:
                 json.dump(_chunk_counts(manifest), fh)
@@ -340,9 +342,11 @@ def build_instruct(records: RecordInput, out_dir, cfg: BuildConfig | None = None
     return result
 
 
-def _check_fingerprint(out: Path, cfg: BuildConfig) -> None:
+def _check_fingerprint(out: Path, cfg: BuildConfig, llm=None) -> None:
     stamp = out / "build.json"
     fp = cfg.fingerprint()
+    if llm is not None:
+        fp["llm"] = llm.fingerprint()
     if stamp.exists():
         old = json.loads(stamp.read_text(encoding="utf-8")).get("config")
         if old != json.loads(json.dumps(fp)):

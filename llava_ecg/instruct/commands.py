@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 SOURCE_CHOICES = ("ptbxl", "mimic", "code15", "ecgqa", "cpsc", "g12", "csn", "challenge", "synthetic", "custom")
 OFFICIAL_SPLIT = ("ptbxl", "ecgqa")
@@ -51,7 +52,8 @@ def _register_instruct(bsub) -> None:
                                     "killed build resumes where it stopped.")
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--source", choices=SOURCE_CHOICES, help="dataset kind of --root")
-    src.add_argument("--synthetic", type=int, metavar="N", help="build from N synthetic records instead")
+    src.add_argument("--synthetic", type=int, metavar="N",
+                     help="build from N synthetic records instead (also written as WFDB to OUTPUT/records)")
     p.add_argument("--root", help="dataset root (ECG-QA: the ecg-qa folder; then also --ptbxl-root)")
     p.add_argument("--ptbxl-root", help="PTB-XL root holding the records ECG-QA questions refer to")
     p.add_argument("-o", "--output", required=True, help="output folder")
@@ -124,6 +126,19 @@ def _records_for(args, split):
     return iter_source(args.source, args.root, split=split, limit=args.limit)
 
 
+def _synthetic_records(n: int, seed: int, records_root: Path):
+    """Synthetic ECGs, also written as WFDB records under ``records_root`` so on-the-fly rows can be trained on
+    (records root = ``OUT/records``)."""
+    from llava_ecg.signals.synthetic import synthetic_dataset
+    from llava_ecg.signals.writers import write_wfdb
+
+    for ecg in synthetic_dataset(n, seed=seed):
+        ref = ecg.meta["id"]
+        if not (records_root / f"{ref}.hea").is_file():
+            write_wfdb(ecg, records_root / ref)
+        yield ref, ecg
+
+
 def cmd_build_instruct(args) -> int:
     from .build import BuildConfig, build_instruct, parse_mix
     from .decontam import load_keys
@@ -132,10 +147,7 @@ def cmd_build_instruct(args) -> int:
         print("error: --root is required with --source", file=sys.stderr)
         return 2
     if args.synthetic is not None:
-        from llava_ecg.signals.synthetic import synthetic_dataset
-
-        records = ((ecg.meta.get("id") or f"synthetic/{i:06d}", ecg)
-                   for i, ecg in enumerate(synthetic_dataset(args.synthetic, seed=args.seed)))
+        records = _synthetic_records(args.synthetic, args.seed, Path(args.output) / "records")
         source = "synthetic"
     else:
         split = args.split or ("train" if args.source in OFFICIAL_SPLIT else None)
@@ -148,7 +160,6 @@ def cmd_build_instruct(args) -> int:
         if not args.llm_model:
             print("error: --llm-url needs --llm-model", file=sys.stderr)
             return 2
-        from pathlib import Path
         llm = LLMRefiner.from_url(args.llm_url, args.llm_model, cache_dir=Path(args.output) / "llm_cache",
                                   concurrency=args.llm_concurrency, threshold=args.llm_threshold,
                                   progress=not args.no_progress)

@@ -45,7 +45,7 @@ def render_jobs(jobs: list[dict], image_root, *, workers: int = 1, render_fn=Non
     if not todo:
         return 0
     workers = max(1, min(workers, len(todo), os.cpu_count() or 1))
-    bar = tqdm(total=len(todo), desc="render", unit="img", disable=not progress)
+    bar = tqdm(total=len(todo), desc="render", unit="img", disable=not progress, leave=False)
     if workers == 1:
         _init(render_fn)
         for job in todo:

@@ -72,6 +72,13 @@ class LLMRefiner:
                                     concurrency=concurrency)
         return cls(ChatClient(config), **kwargs)
 
+    def fingerprint(self) -> dict:
+        """What decides the output (a build folder refuses a resume with another LLM setup)."""
+        config = getattr(self.client, "config", None)
+        return {"model": getattr(config, "model", None), "temperature": getattr(config, "temperature", None),
+                "rewrite": self.rewrite, "score": self.score, "threshold": self.threshold,
+                "on_score_error": self.on_score_error}
+
     # ---------------------------------------------------------------------------------------------------------
     def refine(self, rows: list[dict], manifest: list[dict]) -> tuple[list[dict], list[dict]]:
         for m in manifest:

@@ -73,8 +73,12 @@ def find_records(inputs: Iterable[str | os.PathLike]) -> Iterator[tuple[str, str
                     continue
                 file_part, _, exam = line.partition("::")
                 record = file_part if os.path.isabs(file_part) else str(path.parent / file_part)
-                key = _strip(Path(file_part).as_posix().lstrip("/"))
-                key = Path(key).with_suffix("").as_posix() + f"/{exam}" if exam else key
+                try:  # keys are relative to the list's folder; outside it, just the file name
+                    rel = Path(record).resolve().relative_to(path.parent.resolve()).as_posix()
+                except ValueError:
+                    rel = Path(record).name
+                key = _strip(rel)
+                key = f"{Path(key).with_suffix('').as_posix()}/{exam}" if exam else key
                 yield (f"{record}::{exam}" if exam else record), key
         else:
             file_part, _, exam = str(item).partition("::")

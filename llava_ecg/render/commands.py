@@ -1,7 +1,6 @@
 """``llava-ecg render``: one record to one image, or many records (folders, list files) to a folder."""
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path

@@ -35,8 +35,8 @@ SHIFT = 4  # OpenCV fixed-point bits: coordinates are drawn to 1/16 px
 @dataclass(frozen=True)
 class PanelBox:
     """Where one lead was drawn, in pixels of the clean page, and which record time it shows."""
-    lead: str  # lead drawn (after fallback), as named in the record
-    label: str
+    lead: str  # the layout's lead
+    label: str  # what is printed and drawn: the record's name of the lead (differs after a rhythm-strip fallback)
     row: int
     x0: float
     x1: float
@@ -167,7 +167,7 @@ def draw_page(ecg, spec: RenderSpec, *, grid: str | None = None) -> tuple[Image.
                 lines += runs
                 drawn = bool(runs)
         label = ecg.leads[col] if col is not None else lead
-        boxes.append(PanelBox(label if col is not None else lead, label, panel.row, px0, px1, base, t0, t1, drawn))
+        boxes.append(PanelBox(panel.lead, label, panel.row, px0, px1, base, t0, t1, drawn))
         if panel.start > 0:  # column separator
             sep = np.array([[px0, base - 2.5 * k], [px0, base + 2.5 * k]]) - offset
             lines.append(np.rint(sep * (1 << SHIFT)).astype(np.int32)[:, None, :])

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import dataclasses
+import numbers
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -40,6 +41,15 @@ class RenderSpec:
     def __post_init__(self):
         if self.format == "jpeg":
             object.__setattr__(self, "format", "jpg")
+        # canonical JSON types: 200 and 200.0 (or numpy scalars) serialise the same way
+        for name in ("dpi", "speed", "gain", "start", "line_width"):
+            value = getattr(self, name)
+            if _number(value):
+                object.__setattr__(self, name, float(value))
+        for name in ("seed", "jpeg_quality"):
+            value = getattr(self, name)
+            if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+                object.__setattr__(self, name, int(value))
         checks = [
             (self.layout in LAYOUTS, f"unknown layout {self.layout!r}; known: {sorted(LAYOUTS)}"),
             (self.paper is None or self.paper in PAPERS, f"unknown paper {self.paper!r}; known: {sorted(PAPERS)}"),
@@ -60,6 +70,12 @@ class RenderSpec:
         for ok, message in checks:
             if not ok:
                 raise RenderSpecError(message)
+        if not isinstance(self.rhythm_lead, str) or not self.rhythm_lead:
+            raise RenderSpecError(f"rhythm_lead must be a lead name, got {self.rhythm_lead!r}")
+        if self.distort is not None:
+            from .distort import get_pipeline
+
+            get_pipeline(self.distort)  # unknown presets, transforms and options fail here, not at render time
         for name in ("header", "antialias", "labels", "calibration", "footer"):
             if not isinstance(getattr(self, name), bool):
                 raise RenderSpecError(f"{name} must be true or false, got {getattr(self, name)!r}")
@@ -88,4 +104,4 @@ class RenderSpec:
 
 
 def _number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and value == value

@@ -211,3 +211,11 @@ def test_image_prefix_names_a_render_variant(tmp_path, synthetic_pool):
     res = build_instruct(synthetic_records(synthetic_pool, 2), tmp_path / "p", _cfg(image_prefix="aug_3x4"))
     images = {r["image"] for r in rio.iter_jsonl(res.files["jsonl"])}
     assert all(re.fullmatch(r"synthetic/aug_3x4/syn/\d{6}-0\.(png|jpg)", i) for i in images), images
+
+
+def test_tuple_keyed_mix_is_recorded(tmp_path, synthetic_pool):
+    cfg = _cfg(mix={("rhythm", "mcq"): 1.0, ("feature", "open"): 2.0}, samples_per_record=1)
+    build_instruct(synthetic_records(synthetic_pool, 2), tmp_path / "t", cfg)
+    stamp = json.loads((tmp_path / "t" / "build.json").read_text())
+    assert stamp["config"]["mix"] == {"feature.open": 2.0, "rhythm.mcq": 1.0}
+    build_instruct(synthetic_records(synthetic_pool, 2), tmp_path / "t", cfg)  # same config resumes

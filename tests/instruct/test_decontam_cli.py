@@ -94,3 +94,14 @@ def test_build_instruct_cli_on_every_fixture_source(tmp_path, mini_root, capsys)
     union = sorted((tmp_path / "sh" / "ecginstruct.shard-000of002.jsonl").read_text().splitlines()
                    + (tmp_path / "sh" / "ecginstruct.shard-001of002.jsonl").read_text().splitlines())
     assert union == sorted((tmp_path / "synthetic" / "ecginstruct.jsonl").read_text().splitlines())
+
+
+def test_synthetic_cli_build_is_trainable_on_the_fly(tmp_path):
+    from llava_ecg.signals import read_record
+
+    out = tmp_path / "demo"
+    assert main(["build", "instruct", "--synthetic", "3", "-o", str(out), "--no-progress"]) == 0
+    rows = list(rio.iter_jsonl(out / "ecginstruct.jsonl"))
+    for row in rows:
+        ecg = read_record(out / "records" / row["render"]["record"], source=row["render"]["source"])
+        assert ecg.meta["id"] == row["render"]["record"] and ecg.meta["rhythm"]

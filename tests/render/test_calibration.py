@@ -28,10 +28,13 @@ def _falling_edges(trace, level):
     return trace.t[i] + (trace.t[i + 1] - trace.t[i]) * y[i] / (y[i] - y[i + 1])
 
 
-@pytest.mark.parametrize("speed, gain", [(25.0, 10.0), (50.0, 5.0), (12.5, 20.0)])
-def test_square_wave_time_and_amplitude_scale(speed, gain):
+@pytest.mark.parametrize("speed, gain, antialias, dpi", [
+    (25.0, 10.0, True, 200), (50.0, 5.0, True, 200), (12.5, 20.0, True, 200), (25.0, 10.0, False, 200),
+    (25.0, 10.0, True, 300), (25.0, 20.0, True, 150),
+])
+def test_square_wave_time_and_amplitude_scale(speed, gain, antialias, dpi):
     ecg = waveform_ecg("square", amplitude=1.0, duration=40.0)
-    result = render_page(ecg, layout="rhythm", dpi=200, speed=speed, gain=gain)
+    result = render_page(ecg, layout="rhythm", dpi=dpi, speed=speed, gain=gain, antialias=antialias)
     (trace,) = digitize(result.image, result.geometry)
     phase = trace.t % 1.0
     high = np.median(trace.mv[(phase > 0.1) & (phase < 0.4)])

@@ -1,6 +1,5 @@
 import json
 
-import numpy as np
 from PIL import Image
 
 from llava_ecg.cli import main
@@ -50,13 +49,12 @@ def test_batch_folder_names_resumes_and_pages(tmp_path, capsys):
 def test_list_file_and_bad_record(tmp_path, capsys):
     root = _records(tmp_path)
     listing = tmp_path / "list.txt"
-    listing.write_text(f"# records\nrecords/a/rec1\n{root}/b/rec2.hea\nrecords/missing\n")
-    assert [key for _, key in find_records([listing])] == ["records/a/rec1", "b/rec2", "records/missing"][:1] + \
-        [key for _, key in find_records([listing])][1:]
+    listing.write_text(f"# records\nrecords/a/rec1\n{root}/b/rec2.hea\nrecords/missing\n/elsewhere/x.hdf5::17\n")
+    assert [key for _, key in find_records([listing])] == ["records/a/rec1", "records/b/rec2", "records/missing", "x/17"]
     out = tmp_path / "from-list"
     assert main(["render", str(listing), "-o", str(out), "--dpi", "30"]) == 0
     assert (out / "records" / "a" / "rec1-0.png").exists()
-    assert "1 records failed" in capsys.readouterr().out
+    assert "2 records failed" in capsys.readouterr().out
 
 
 def test_seeds_differ_per_record_and_image():

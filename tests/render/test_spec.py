@@ -33,6 +33,8 @@ def test_distort_config_dict_survives_round_trip():
     ({"format": "gif"}, "format"),
     ({"header": "yes"}, "header"),
     ({"distort": 3}, "distort"),
+    ({"distort": {"transforms": [{"type": "blur", "sigma": [1, 2], "radius": 3}]}}, "unknown option"),
+    ({"rhythm_lead": None}, "rhythm_lead"),
 ])
 def test_invalid_specs_raise_clear_errors(bad, message):
     with pytest.raises(RenderSpecError, match=message):
@@ -40,6 +42,8 @@ def test_invalid_specs_raise_clear_errors(bad, message):
 
 
 def test_unknown_preset_and_transform_are_rejected(sinus):
+    with pytest.raises(RenderSpecError, match="unknown distortion preset"):
+        RenderSpec(distort="medium")
     with pytest.raises(RenderSpecError, match="unknown distortion preset"):
         render(sinus, distort="medium", dpi=30)
     with pytest.raises(RenderSpecError, match="unknown transform"):

@@ -171,3 +171,25 @@ def test_on_the_fly_rendering_from_records_without_image_files(tiny_base, offlin
     assert summary["samples"] == 18 and summary["skipped"] == {"unreadable_record": 2}, summary
     assert summary["batches_with_image_sizes"] == summary["batches"]
     assert all(torch.isfinite(torch.tensor(losses(output))))
+
+
+def test_torchrun_two_processes_shard_one_epoch_order(tiny_base, offline_env, tmp_path):
+    """Under torchrun (2 CPU processes, gloo) both ranks draw the same epoch order and accelerate gives each a
+    disjoint share; the end-of-run summary is summed over ranks."""
+    import subprocess
+    import sys
+
+    data = write_rows(tmp_path / "data", n=31, text_only_every=4, ecginstruct=True, jsonl=True)  # 32 rows
+    out, trace = tmp_path / "out", tmp_path / "trace.jsonl"
+    env = dict(offline(offline_env), LLAVA_ECG_CACHE=str(tmp_path / "cache"))
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "0",
+           "-m", "llava_ecg.train.run", str(TINY_RECIPE),
+           *tiny_overrides(tiny_base, data, data.parent, out, batch_trace=trace)]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-5000:]
+    ranks = [read_jsonl(f"{trace}.rank{r}") for r in (0, 1)]
+    ids = [[i for b in batches for i in b["ids"]] for batches in ranks]
+    assert len(ranks[0]) == len(ranks[1]) == 4  # 32 rows / (2 ranks x batch 4)
+    assert not set(ids[0]) & set(ids[1]) and len(set(ids[0]) | set(ids[1])) == 32
+    summary = _summary(out)
+    assert summary["batches"] == 8 and summary["samples"] == 32
