@@ -16,7 +16,8 @@ from .paper import GRIDS, PAPERS
 from .spec import RenderSpec
 
 __all__ = [
-    "render", "render_page", "RenderResult", "RenderSpec", "encode", "encode_image", "save", "preferred_format", "digitize",
+    "render", "render_page", "RenderResult", "RenderSpec", "encode", "encode_image", "save", "preferred_format",
+    "digitize",
     "RenderError", "RenderSpecError", "LAYOUTS", "Layout", "Panel", "register_layout", "PageGeometry", "PanelBox",
     "GRIDS", "PAPERS", "PRESETS", "TRANSFORMS", "Compose", "Transform", "register_transform", "get_pipeline",
 ]

@@ -41,8 +41,8 @@ def make_gallery(out_dir: str | Path, ecg=None) -> list[Path]:
     out_dir = Path(out_dir)
     layouts = ["3x4", "3x4-3rhythm", "6x2", "12x1", "rhythm"]
     presets = ["none", "light", "heavy"]
-    tiles = [[render(ecg, layout=layout, distort=preset, seed=5 + i, dpi=120) for i, preset in enumerate(presets)]
-             for layout in layouts]
+    tiles = [[render(ecg, layout=layout, distort=preset, seed=5 + i + 10 * r, dpi=120)
+              for i, preset in enumerate(presets)] for r, layout in enumerate(layouts)]
     paths = [save(_sheet(tiles, layouts, presets), out_dir / "gallery.png")]
     grids = ["red", "pink", "green", "blue", "grey", "bw", "none"]
     afib = synthesize("afib", seed=2)

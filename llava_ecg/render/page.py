@@ -29,6 +29,7 @@ TOP_MM = 5.0
 FOOTER_MM = 9.0
 FIT_ROW_MM = 40.0
 LABEL_MM = 3.2  # text height
+BASELINE_AT = 0.6  # baseline position within its row, from the top (QRS complexes point mostly up)
 SHIFT = 4  # OpenCV fixed-point bits: coordinates are drawn to 1/16 px
 
 
@@ -44,6 +45,7 @@ class PanelBox:
     t0: float  # seconds into the record
     t1: float
     drawn: bool  # False: the record has no usable data for this lead, the panel is left blank
+    label_box: tuple[int, int, int, int] | None = None  # printed label's pixel box (x0, y0, x1, y1), if printed
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,7 @@ class PageGeometry:
     px_per_mv: float
     layout: str
     panels: tuple[PanelBox, ...]
+    row_pitch: float = 0.0  # px between row baselines; a row spans baseline - 0.6 pitch .. baseline + 0.4 pitch
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -129,7 +132,7 @@ def draw_page(ecg, spec: RenderSpec, *, grid: str | None = None) -> tuple[Image.
     top = header_mm + TOP_MM
     bottom = size_mm[1] - (FOOTER_MM if spec.footer else 3.0)
     row_mm = (bottom - top) / layout.rows
-    baselines = [round(top + row_mm * (r + 0.6)) for r in range(layout.rows)]
+    baselines = [round(top + row_mm * (r + BASELINE_AT)) for r in range(layout.rows)]
     seconds = page_seconds(spec)
 
     usable = _usable_leads(ecg)
@@ -143,6 +146,8 @@ def draw_page(ecg, spec: RenderSpec, *, grid: str | None = None) -> tuple[Image.
 
     lines: list[np.ndarray] = []
     boxes: list[PanelBox] = []
+    stamps: list[tuple[np.ndarray, int, int]] = []  # text, drawn after the (dilated) traces
+    font_px = int(LABEL_MM * k * 1.35)  # font size in px: cap height is ~0.7 of it
     fs = float(ecg.fs)
     n = ecg.n_samples
     for panel in layout.panels:
@@ -167,7 +172,15 @@ def draw_page(ecg, spec: RenderSpec, *, grid: str | None = None) -> tuple[Image.
                 lines += runs
                 drawn = bool(runs)
         label = ecg.leads[col] if col is not None else lead
-        boxes.append(PanelBox(panel.lead, label, panel.row, px0, px1, base, t0, t1, drawn))
+        label_box = None
+        if spec.labels:
+            mask = _text_mask(label, font_px)
+            lx, ly = int(round(px0 + 1.0 * k)), int(round(base - min(0.42 * row_mm, 10.0) * k))
+            stamps.append((mask, lx, ly))
+            rows, cols = np.nonzero(mask)
+            label_box = (lx + int(cols.min()), ly + int(rows.min()), lx + int(cols.max()) + 1,
+                         ly + int(rows.max()) + 1) if rows.size else None
+        boxes.append(PanelBox(panel.lead, label, panel.row, px0, px1, base, t0, t1, drawn, label_box))
         if panel.start > 0:  # column separator
             sep = np.array([[px0, base - 2.5 * k], [px0, base + 2.5 * k]]) - offset
             lines.append(np.rint(sep * (1 << SHIFT)).astype(np.int32)[:, None, :])
@@ -189,8 +202,10 @@ def draw_page(ecg, spec: RenderSpec, *, grid: str | None = None) -> tuple[Image.
     if dilate > 1:
         ink = cv2.dilate(ink, np.ones((dilate, dilate), np.uint8))
 
-    for (x, y), text, size in _texts(ecg, spec, boxes, k, size_mm, x0_mm):
-        _stamp(ink, _text_mask(text, int(size)), int(round(x)), int(round(y)))
+    for (x, y), text in _texts(ecg, spec, k, size_mm, x0_mm):
+        stamps.append((_text_mask(text, font_px), int(round(x)), int(round(y))))
+    for mask, x, y in stamps:
+        _stamp(ink, mask, x, y)
 
     lut = np.rint(np.arange(256) / 255 * (LEVELS - 1)).astype(np.uint8) if spec.antialias else \
         np.where(np.arange(256) >= 96, LEVELS - 1, 0).astype(np.uint8)
@@ -202,7 +217,8 @@ def draw_page(ecg, spec: RenderSpec, *, grid: str | None = None) -> tuple[Image.
         index = cv2.add(bg, index)
     image = Image.frombuffer("P", (width, height), np.ascontiguousarray(index), "raw", "P", 0, 1)
     image.putpalette(palette(grid).tobytes())
-    geometry = PageGeometry(width, height, float(spec.dpi), k, spec.speed * k, spec.gain * k, layout.name, tuple(boxes))
+    geometry = PageGeometry(width, height, float(spec.dpi), k, spec.speed * k, spec.gain * k, layout.name, tuple(boxes),
+                            row_mm * k)
     return image, geometry
 
 
@@ -227,21 +243,11 @@ def _stamp(ink: np.ndarray, mask: np.ndarray, x: int, y: int) -> None:
         np.maximum(region, mask[y0 - y: y1 - y, x0 - x: x1 - x], out=region)
 
 
-def _texts(ecg, spec, boxes, k, size_mm, x0_mm):
-    size = LABEL_MM * k * 1.35  # font size in px: cap height is ~0.7 of it
+def _texts(ecg, spec, k, size_mm, x0_mm):
     out = []
-    if spec.labels:
-        for box in boxes:
-            row_gap = 0.42 * _row_pitch(boxes, box) if len({b.row for b in boxes}) > 1 else 0.42 * FIT_ROW_MM * k
-            out.append(((box.x0 + 1.0 * k, box.baseline - min(row_gap, 10 * k)), box.label, size))
     if spec.footer:
-        out.append(((x0_mm * k, (size_mm[1] - 6.5) * k), f"{spec.speed:g} mm/s    {spec.gain:g} mm/mV", size))
+        out.append(((x0_mm * k, (size_mm[1] - 6.5) * k), f"{spec.speed:g} mm/s    {spec.gain:g} mm/mV"))
     if spec.header:
         for i, line in enumerate(header_lines(ecg.meta)):
-            out.append(((x0_mm * k, (3.0 + 5.5 * i) * k), line, size))
+            out.append(((x0_mm * k, (3.0 + 5.5 * i) * k), line))
     return out
-
-
-def _row_pitch(boxes, box) -> float:
-    rows = sorted({b.baseline for b in boxes})
-    return min(np.diff(rows)) if len(rows) > 1 else box.baseline

@@ -68,7 +68,7 @@ def palette(grid: str) -> np.ndarray:
     return np.rint(np.concatenate(rows)).astype(np.uint8)
 
 
-@lru_cache(maxsize=16)
+@lru_cache(maxsize=8)
 def background_classes(width: int, height: int, dpi: float, grid_top_px: int, minor: bool, major: bool) -> np.ndarray:
     """(height, width) uint8 of ``class * LEVELS`` for a grid anchored at the page's top-left corner.
 

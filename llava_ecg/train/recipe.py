@@ -64,6 +64,8 @@ def apply_overrides(config: dict, overrides: list[str]) -> dict:
             value = yaml.safe_load(raw) if raw.strip() else ""
         except yaml.YAMLError as exc:
             raise RecipeError(f"override {item!r}: value is not valid YAML ({exc})") from exc
+        if isinstance(value, bool) and raw.strip().lower() not in ("true", "false"):
+            value = raw.strip()  # YAML 1.1 reads no/yes/on/off as booleans: save_strategy=no means "no"
         if value is None:
             config.pop(key, None)
         else:

@@ -21,10 +21,13 @@ def _truth(ecg, trace):
     return np.where(b - a > 1, (lo + hi) / 2, lin)
 
 
-def _falling_edges(trace, level):
-    """Sub-pixel times where the trace falls through ``level`` (linear interpolation between columns)."""
+def _falling_edges(trace, level, high=0.9, low=-0.4):
+    """Sub-pixel times where the trace falls through ``level`` from the high to the low plateau (linear
+    interpolation between columns; a vertical stroke's own columns can wobble around ``level``)."""
     y = trace.mv - level
     i = np.flatnonzero((y[:-1] > 0) & (y[1:] <= 0))
+    mv = trace.mv
+    i = np.array([j for j in i if mv[max(0, j - 8): j + 1].max() > high and mv[j + 1: j + 9].min() < low], int)
     return trace.t[i] + (trace.t[i + 1] - trace.t[i]) * y[i] / (y[i] - y[i + 1])
 
 

@@ -100,8 +100,28 @@ def test_custom_transforms_plug_in():
         TRANSFORMS.pop("test_invert")
 
 
-def test_distorted_page_speed_is_not_luck_dependent(sinus):
-    """Wrinkles are procedural: different draws do the same amount of work (no texture file choice)."""
-    cfg = {"transforms": [{"type": "wrinkles", "p": 1.0}]}
-    sizes = {render_page(sinus, distort=cfg, seed=s, dpi=30).image.size for s in range(5)}
-    assert len(sizes) == 1
+def test_remap_path_matches_warp_perspective():
+    """The fused remap (homography + paper displacement) with zero displacement is the plain homography."""
+    import cv2
+
+    from llava_ecg.render.distort.base import _warp
+
+    image = _page(425, 550)
+    h = cv2.getPerspectiveTransform(np.float32([[0, 0], [550, 0], [550, 425], [0, 425]]),
+                                    np.float32([[12, 5], [530, 20], [540, 410], [3, 400]])).astype(np.float64)
+    zero = (np.zeros((106, 137), np.float32), np.zeros((106, 137), np.float32))
+    plain = _warp(image, h, (550, 425), None, (0, 0, 0)).astype(int)
+    fused = _warp(image, h, (550, 425), zero, (0, 0, 0)).astype(int)
+    inner = (slice(10, -10), slice(10, -10))
+    assert np.abs(plain[inner] - fused[inner]).mean() < 0.1
+    shifted = _warp(image, np.eye(3), (550, 425), (zero[0] + 3.0, zero[1]), (0, 0, 0))
+    assert np.array_equal(shifted[:, :540], image[:, 3:543])  # a constant displacement is a plain shift
+
+
+def test_wrinkles_bend_the_paper(sinus):
+    flat = {"transforms": [{"type": "wrinkles", "p": 1.0, "strength": [0.0, 0.0], "warp": [0.0, 0.0]}]}
+    bent = {"transforms": [{"type": "wrinkles", "p": 1.0, "strength": [0.0, 0.0], "warp": [6.0, 6.0]}]}
+    clean = np.asarray(render_page(sinus, dpi=100).image.convert("RGB"))
+    assert np.array_equal(np.asarray(render_page(sinus, dpi=100, distort=flat).image), clean)
+    moved = np.asarray(render_page(sinus, dpi=100, distort=bent).image)
+    assert moved.shape == clean.shape and not np.array_equal(moved, clean)

@@ -182,10 +182,10 @@ def test_torchrun_two_processes_shard_one_epoch_order(tiny_base, offline_env, tm
     data = write_rows(tmp_path / "data", n=31, text_only_every=4, ecginstruct=True, jsonl=True)  # 32 rows
     out, trace = tmp_path / "out", tmp_path / "trace.jsonl"
     env = dict(offline(offline_env), LLAVA_ECG_CACHE=str(tmp_path / "cache"))
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "0",
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
            "-m", "llava_ecg.train.run", str(TINY_RECIPE),
            *tiny_overrides(tiny_base, data, data.parent, out, batch_trace=trace)]
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=180)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-5000:]
     ranks = [read_jsonl(f"{trace}.rank{r}") for r in (0, 1)]
     ids = [[i for b in batches for i in b["ids"]] for batches in ranks]

@@ -110,6 +110,8 @@ def test_recipe_overrides_and_argv(tmp_path):
     assert argv == ["--bf16", "True", "--learning_rate", "1e-4", "--image_grid_pinpoints", "[[336,672]]",
                     "--output_dir", "/o", "--lora_r", "8"]
     assert launcher == {"attn_implementation": "sdpa"}
+    assert apply_overrides({}, ["save_strategy=no", "bf16=false", "x=True"]) == {
+        "save_strategy": "no", "bf16": False, "x": True}
     with pytest.raises(RecipeError, match="not key=value"):
         apply_overrides({}, ["oops"])
     with pytest.raises(RecipeError, match="not found"):

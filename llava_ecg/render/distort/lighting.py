@@ -6,7 +6,7 @@ import math
 import cv2
 import numpy as np
 
-from .base import Transform, normalized_grid, register_transform, uniform
+from .base import REFERENCE_WIDTH, Transform, normalized_grid, register_transform, uniform
 
 
 @register_transform
@@ -73,11 +73,21 @@ class Wrinkles(Transform):
     """
     name = "wrinkles"
     kind = "gain"
-    defaults = {"strength": (0.05, 0.18), "cells": (4, 10)}
+    defaults = {"strength": (0.05, 0.18), "cells": (4, 10), "warp": (0.0, 6.0)}  # warp: px at 2200 px width
 
     def sample(self, rng):
         return {"seed": int(rng.integers(0, 2**31)), "strength": uniform(rng, self.config["strength"]),
-                "cells": int(rng.integers(self.config["cells"][0], self.config["cells"][1] + 1))}
+                "cells": int(rng.integers(self.config["cells"][0], self.config["cells"][1] + 1)),
+                "warp": uniform(rng, self.config["warp"])}
+
+    def displacement(self, params, gh, gw, width):
+        """The crumpled paper no longer lies flat: lines bend by up to ``warp`` px (at 2200 px width)."""
+        amp = params.get("warp", 0.0) * width / REFERENCE_WIDTH
+        if amp < 0.25:
+            return None
+        rng = np.random.default_rng([params["seed"], 1])
+        cells = params["cells"]
+        return amp * _smooth_noise(rng, cells, gh, gw), amp * _smooth_noise(rng, cells, gh, gw)
 
     def gain(self, params, h, w):
         rng = np.random.default_rng(params["seed"])
@@ -115,5 +125,7 @@ class Creases(Transform):
             # signed distance (in page widths) to the fold line through (x, y) at ``angle``
             d = -(x - f["x"]) * math.sin(f["angle"]) + (y - f["y"]) * aspect * math.cos(f["angle"])
             wid = max(f["width"], 1.5 / w)
-            field = field * (1.0 - f["depth"] * np.exp(-(d / wid) ** 2) + 0.5 * f["depth"] * np.exp(-((d - 2 * wid) / (2 * wid)) ** 2))
+            valley = np.exp(-(d / wid) ** 2)
+            ridge = np.exp(-((d - 2 * wid) / (2 * wid)) ** 2)
+            field = field * (1.0 - f["depth"] * valley + 0.5 * f["depth"] * ridge)
         return np.clip(field, 0.3, 1.3)[..., None]

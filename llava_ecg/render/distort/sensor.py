@@ -25,7 +25,8 @@ def _noise_field(h: int, w: int) -> np.ndarray:
         if "tile" not in _noise_cache:
             rng = np.random.default_rng(20241025)
             _noise_cache["tile"] = np.clip(rng.normal(128, 32, (_NOISE_TILE, _NOISE_TILE, 3)), 0, 255).astype(np.uint8)
-        reps = (math.ceil(h / _NOISE_TILE) + 1, math.ceil(w / _NOISE_TILE) + 1, 1)
+        # grow with headroom: crops with a stretched aspect ratio vary the size from image to image
+        reps = (math.ceil(1.25 * h / _NOISE_TILE) + 1, math.ceil(1.25 * w / _NOISE_TILE) + 1, 1)
         field = np.tile(_noise_cache["tile"], reps)
         _noise_cache["field"] = field
     return field
@@ -119,4 +120,4 @@ class JpegArtifacts(Transform):
         buf = io.BytesIO()
         Image.fromarray(image).save(buf, format="JPEG", quality=params["quality"])
         buf.seek(0)
-        return np.asarray(Image.open(buf).convert("RGB"))
+        return np.asarray(Image.open(buf))
