@@ -122,24 +122,34 @@ def build_tiny_checkpoint(out_dir, *, seed: int = 0, preset: str = "test", image
 
     The default folder name lacks "llava" (like ``PULSE-7B``), so loaders must not rely on the name.
     """
+    root = Path(out_dir).resolve()
+    base = build_tiny_base(root / "base", seed=seed, preset=preset)
+    return export_initial_checkpoint(base, root / name, seed=seed, image_aspect_ratio=image_aspect_ratio,
+                                     mm_patch_merge_type=mm_patch_merge_type,
+                                     image_grid_pinpoints=image_grid_pinpoints)
+
+
+def export_initial_checkpoint(base: TinyBase, out_dir, *, seed: int = 0, image_aspect_ratio: str = "pad",
+                              mm_patch_merge_type: str = "flat", image_grid_pinpoints=None,
+                              mm_vision_select_layer: int = -2) -> Path:
+    """``base`` as a loadable LLaVA checkpoint with a fresh random projector: a model before any training."""
     import torch
     from transformers import AutoTokenizer
 
     from llava.model import LlavaLlamaForCausalLM
     from llava.model.language_model.llava_llama import LlavaConfig
 
-    root = Path(out_dir).resolve()
-    ckpt = root / name
+    ckpt = Path(out_dir).resolve()
     if (ckpt / "config.json").exists():
         return ckpt
-    base = build_tiny_base(root / "base", seed=seed, preset=preset)
     cfg = LlavaConfig.from_pretrained(base.llm_dir)
     clip_cfg = json.loads((base.clip_dir / "config.json").read_text())
     cfg.update(dict(
         mm_vision_tower=str(base.clip_dir), mm_hidden_size=clip_cfg["hidden_size"], mm_projector_type="mlp2x_gelu",
-        mm_vision_select_layer=-2, mm_vision_select_feature="patch", mm_patch_merge_type=mm_patch_merge_type,
-        mm_use_im_start_end=False, mm_use_im_patch_token=False, use_mm_proj=True,
-        image_aspect_ratio=image_aspect_ratio, tokenizer_padding_side="right", tokenizer_model_max_length=1024,
+        mm_vision_select_layer=mm_vision_select_layer, mm_vision_select_feature="patch",
+        mm_patch_merge_type=mm_patch_merge_type, mm_use_im_start_end=False, mm_use_im_patch_token=False,
+        use_mm_proj=True, image_aspect_ratio=image_aspect_ratio, tokenizer_padding_side="right",
+        tokenizer_model_max_length=1024,
     ))
     if image_grid_pinpoints is not None:
         cfg.image_grid_pinpoints = image_grid_pinpoints

@@ -116,3 +116,9 @@ register_subset(Subset(
     "arena", "arena", ARENA, "ECG Arena", "out", ("score",), n_paper=50,
     paper={"PULSE-7B": {"score": 38.9}, "GPT-4o": {"score": 33.5}, "Random": {"score": 0.0}},
 ))
+
+# Not part of ECGBench: a 4-option rhythm question for test sets built from your own records
+# (`llava-ecg build bench --subset rhythm-mcq`; the CPU quickstart evaluates its tiny model on it).
+register_subset(Subset(
+    "rhythm-mcq", "rhythm", MCQ, "Rhythm MCQ (own records)", "custom", ("acc",), letters=tuple("ABCD"),
+))

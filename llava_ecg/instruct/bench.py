@@ -140,6 +140,32 @@ SUBSETS["g12-test-no-cot"] = _mcq
 SUBSETS["csn-test-no-cot"] = _mcq
 
 
+# Not an ECGBench subset: one fixed 4-option rhythm question (scored by lmms-eval task ``ecgbench_rhythm``).
+# Records qualify when exactly one of the four rhythms is among their labels and no other rhythm label is.
+RHYTHM_MCQ_OPTIONS = (("sinus rhythm", {"SR", "NSR"}), ("sinus bradycardia", {"SB", "SBRAD"}),
+                      ("sinus tachycardia", {"STACH"}), ("atrial fibrillation", {"AF", "AFIB"}))
+RHYTHM_MCQ_PROMPT = MCQ_PROMPT.replace("Determine the appropriate class for the ECG image.",
+                                       "What is the rhythm of this ECG?") + "\n".join(
+    f"{LETTERS[k]}. {name}" for k, (name, _) in enumerate(RHYTHM_MCQ_OPTIONS))
+
+
+def rhythm_mcq_choice(facts: RecordFacts) -> int | None:
+    """Index of the record's rhythm among ``RHYTHM_MCQ_OPTIONS``, or None when it does not qualify."""
+    rhythm = {label.code for label in facts.labels if label.family == "rhythm"}
+    hits = [k for k, (_, codes) in enumerate(RHYTHM_MCQ_OPTIONS) if rhythm & codes]
+    known = set().union(*(codes for _, codes in RHYTHM_MCQ_OPTIONS))
+    return hits[0] if len(hits) == 1 and rhythm <= known else None
+
+
+@subset("rhythm-mcq")
+def _rhythm_mcq(facts, ecg, rng):
+    k = rhythm_mcq_choice(facts)
+    if k is None:
+        return []
+    name = RHYTHM_MCQ_OPTIONS[k][0]
+    return [BenchRow("", RHYTHM_MCQ_PROMPT, f"{LETTERS[k]}. {name}", facts.label_codes())]
+
+
 @subset("ecgqa-test")
 def _ecgqa(facts, ecg, rng):
     from .ecgqa import BENCH_PROMPT
@@ -176,7 +202,7 @@ def build_bench(subset_name: str, records, out_dir, *, seed: int = 0, limit: int
     if subset_name not in SUBSETS:
         raise BenchError(f"unknown subset {subset_name!r}; known: {', '.join(SUBSETS)}")
     fn = SUBSETS[subset_name]
-    src = source or SUBSET_SOURCES[subset_name]
+    src = source or SUBSET_SOURCES.get(subset_name)  # rhythm-mcq: any source (each ECG's meta["source"])
     by_database = src == "challenge"  # a Challenge folder: each record's database decides (cpsc / g12 / csn)
     if by_database:
         src = None

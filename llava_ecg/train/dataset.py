@@ -21,7 +21,6 @@ import os
 from pathlib import Path
 
 import numpy as np
-import torch
 from torch.utils.data import Dataset
 
 from .mixture import EpochPlan, EpochSampler, SourceSpec
@@ -111,6 +110,8 @@ class EcgSupervisedDataset(Dataset):
             from .images import ImagePreprocessor
 
             da = self.data_args
+            if getattr(da, "image_processor", None) is None:
+                raise DataConfigError("rows have images but the model has no vision tower (--vision_tower)")
             self._preprocessor = ImagePreprocessor(da.image_processor, da.image_aspect_ratio,
                                                    getattr(da, "image_grid_pinpoints", None))
         return self._preprocessor

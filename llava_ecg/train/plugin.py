@@ -78,12 +78,8 @@ def make_supervised_data_module(tokenizer, data_args) -> dict:
     return dict(train_dataset=dataset, eval_dataset=None, data_collator=EcgCollator(tokenizer=tokenizer))
 
 
-_INSTALLED = False
-
-
 def install() -> None:
     """Idempotent: swap our pieces into ``llava.train.train`` and register chat templates."""
-    global _INSTALLED
     from llava.train import train as T
 
     from .arguments import EcgDataArguments, EcgTrainingArguments
@@ -95,4 +91,3 @@ def install() -> None:
     T.TrainingArguments = EcgTrainingArguments
     T.make_supervised_data_module = make_supervised_data_module
     T.LLaVATrainer = EcgTrainer
-    _INSTALLED = True

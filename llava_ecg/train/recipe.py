@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 
 import yaml
@@ -23,7 +24,8 @@ class RecipeError(ValueError):
 
 def recipe_search_path() -> list[Path]:
     dirs = [Path(p) for p in os.environ.get(RECIPE_DIRS_ENV, "").split(os.pathsep) if p]
-    dirs += [Path.cwd() / "recipes", Path(__file__).resolve().parents[2] / "recipes"]
+    dirs += [Path.cwd() / "recipes", Path(__file__).resolve().parents[2] / "recipes",  # a checkout
+             Path(sys.prefix) / "share" / "llava-ecg" / "recipes"]  # a wheel's data_files
     return dirs
 
 

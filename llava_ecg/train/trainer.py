@@ -76,7 +76,7 @@ class EcgTrainer(LLaVATrainer):
                                        "recipe or start from a model whose config.json has it")
             da.image_grid_pinpoints = points
             base.config.image_grid_pinpoints = points
-        tower = base.get_vision_tower()
+        tower = base.get_vision_tower() if hasattr(base, "get_vision_tower") else None
         if tower is not None:
             per_tile = tower.num_patches + (1 if getattr(tower, "select_feature", "patch") == "cls_patch" else 0)
             da.tokens_per_tile = per_tile

@@ -249,3 +249,51 @@ def test_on_the_fly_rows_render_in_the_worker_with_a_fresh_seed_per_epoch(tiny_b
     da.rerender_per_epoch = False
     ds[ds.plan.key(3, 0)]
     assert calls[-1][1]["seed"] == 7
+
+
+def test_dataloader_workers_follow_the_sampler_order(tiny_base, tokenizer, tmp_path):
+    """Forked workers reopen the row file themselves and return batches in the epoch plan's order."""
+    from torch.utils.data import DataLoader
+
+    from llava_ecg.train.collator import EcgCollator
+
+    data = write_rows(tmp_path / "d", n=12, text_only_every=3, ecginstruct=False)
+    ds = EcgSupervisedDataset([SourceSpec(str(data), str(data.parent), None, 1.0, "d")], tokenizer,
+                              data_args(tiny_base, tmp_path))
+    ds.stores[0][0]  # an open handle in the parent must not leak into the workers
+    sampler = ds.sampler()
+    sampler.set_epoch(2)
+    loader = DataLoader(ds, batch_size=4, sampler=sampler, num_workers=2, collate_fn=EcgCollator(tokenizer))
+    ids = [i for batch in loader for i in batch[STATS_KEY]["ids"]]
+    assert ids == [f"d#{r}" for r in ds.plan.rows(2).tolist()]
+
+
+def test_trainer_gives_projector_and_unfrozen_vision_tower_their_own_learning_rates(tiny_checkpoint, tmp_path):
+    from llava_ecg import compat
+
+    compat.install()
+    from llava.model import LlavaLlamaForCausalLM
+
+    from llava_ecg.train.arguments import EcgTrainingArguments
+    from llava_ecg.train.trainer import EcgTrainer
+
+    model = LlavaLlamaForCausalLM.from_pretrained(tiny_checkpoint)
+    model.get_vision_tower().load_model()  # frozen by upstream
+    args = EcgTrainingArguments(output_dir=str(tmp_path), learning_rate=1e-3, mm_projector_lr=1e-4,
+                                unfreeze_vision_tower=True, mm_vision_tower_lr=1e-5, report_to="none")
+    trainer = EcgTrainer(model=model, args=args)
+    assert model.config.unfreeze_mm_vision_tower is True
+    optimizer = trainer.create_optimizer()
+    lr_of = {id(p): g.get("lr", optimizer.defaults["lr"]) for g in optimizer.param_groups for p in g["params"]}
+    named = dict(model.named_parameters())
+    assert {lr_of[id(p)] for n, p in named.items() if "vision_tower" in n} == {1e-5}
+    assert {lr_of[id(p)] for n, p in named.items() if "mm_projector" in n} == {1e-4}
+    assert lr_of[id(named["model.layers.0.mlp.up_proj.weight"])] == 1e-3
+    assert len(lr_of) == sum(1 for p in named.values() if p.requires_grad) == len(named)
+
+    images = torch.rand(2, 3, 32, 32)
+    ids = torch.tensor([[1, 5, -200, 7, 9], [1, 5, -200, 7, 9]])
+    out = model(input_ids=ids, labels=torch.where(ids < 0, -100, ids), images=images)
+    out.loss.backward()
+    patch = model.get_vision_tower().vision_tower.vision_model.embeddings.patch_embedding.weight
+    assert patch.grad is not None and patch.grad.abs().sum() > 0  # gradients reach the tower (no_grad lifted)

@@ -193,3 +193,28 @@ def test_torchrun_two_processes_shard_one_epoch_order(tiny_base, offline_env, tm
     assert not set(ids[0]) & set(ids[1]) and len(set(ids[0]) | set(ids[1])) == 32
     summary = _summary(out)
     assert summary["batches"] == 8 and summary["samples"] == 32
+
+
+def test_starting_from_a_llava_1_6_style_checkpoint_takes_its_pinpoints(offline_env, tmp_path):
+    """Like PULSE from llava-v1.6-vicuna-7b: an anyres/spatial_unpad LLaVA checkpoint as the base, no
+    image_grid_pinpoints given -> the base config's pinpoints are used; the requested flat merge wins.
+    Launched with upstream's plain flags (no recipe)."""
+    from llava_ecg.tiny import build_tiny_checkpoint
+
+    base_ckpt = build_tiny_checkpoint(tmp_path / "base", image_aspect_ratio="anyres",
+                                      mm_patch_merge_type="spatial_unpad", image_grid_pinpoints=TINY_PINPOINTS)
+    clip = json.loads((base_ckpt / "config.json").read_text())["mm_vision_tower"]
+    data = write_rows(tmp_path / "data", n=8, text_only_every=4, ecginstruct=False)
+    out = tmp_path / "out"
+    # upstream's own flags, no recipe: how users of LLaVA's shell scripts call us (docs/training.md)
+    from types import SimpleNamespace
+
+    from tests.support.upstream import upstream_train_args
+
+    argv = upstream_train_args(SimpleNamespace(llm_dir=base_ckpt, clip_dir=clip), data, data.parent, out,
+                               image_aspect_ratio="anyres", mm_patch_merge_type="flat", max_steps=2)
+    output = launch(argv, offline(offline_env), tmp_path / "cache")
+    config = json.loads((out / "config.json").read_text())
+    assert config["image_grid_pinpoints"] == TINY_PINPOINTS and config["mm_patch_merge_type"] == "flat"
+    assert _summary(out)["batches_with_image_sizes"] == 2
+    assert all(torch.isfinite(torch.tensor(losses(output))))

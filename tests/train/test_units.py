@@ -222,13 +222,15 @@ def test_pad_keeps_a_strip_whole_for_a_non_square_vision_input():
 
 
 # -- templates / launcher -------------------------------------------------------------------------
-def test_plugin_installs_into_upstream_train_module():
+def test_plugin_installs_into_upstream_train_module(monkeypatch):
     from llava import conversation
     from llava.train import train as T
 
     import llava_ecg.train as ecg_train
     from llava_ecg.train.trainer import EcgTrainer
 
+    for name in ("DataArguments", "TrainingArguments", "make_supervised_data_module", "LLaVATrainer"):
+        monkeypatch.setattr(T, name, getattr(T, name))  # restored after the test: other tests use upstream's
     ecg_train.install()
     assert T.LLaVATrainer is EcgTrainer and T.make_supervised_data_module.__module__ == "llava_ecg.train.plugin"
     assert "image_grid_pinpoints" in T.DataArguments.__dataclass_fields__

@@ -182,8 +182,12 @@ class LlavaEcg(lmms):
         return tokenizer_image_token(prompt, self._tokenizer, IMAGE_TOKEN_INDEX, return_tensors="pt")
 
     def _images(self, visuals: list) -> tuple[object, list]:
-        """Pixel tensors (pad: one tensor; anyres: list of crops stacks) and PIL sizes for ``image_sizes``."""
-        from llava.mm_utils import process_images
+        """Pixel tensors (pad: one tensor; anyres: list of crops stacks) and PIL sizes for ``image_sizes``.
+
+        The train stage's ``process_images`` is upstream's for square processors and also pads to a non-square
+        processor's aspect (as our training does), so a model sees the same pixels at test time as in training.
+        """
+        from llava_ecg.train.images import process_images
 
         pil = [v.convert("RGB") for v in visuals]
         pixels = process_images(pil, self._image_processor, self._model.config)
