@@ -119,6 +119,9 @@ def install_vision_available_cache() -> None:
         module = importlib.import_module(name)
         if getattr(module, "is_vision_available", None) is not None:
             module.is_vision_available = cached
+    mapping = getattr(iu, "BACKENDS_MAPPING", {})  # requires_backends(...) checks go through this table
+    if "vision" in mapping:
+        mapping["vision"] = (cached, mapping["vision"][1])
 
 
 def install() -> None:

@@ -31,8 +31,6 @@ _CORPUS = [
     "A chat between a curious human and an artificial intelligence assistant. "
     "The assistant gives helpful, detailed, and polite answers to the human's questions.",
     "USER: ASSISTANT: What is shown in this ECG image? Sinus rhythm with a heart rate of 72 beats per minute.",
-    # v1 rounds are joined as "...</s>USER: ..." with no space: upstream's masking (legacy=False) assumes "USER"
-    # costs as many tokens there as "▁USER" at a round start, so both spellings must be single pieces.
     "</s>USER: ASSISTANT:</s>USER: ASSISTANT:</s>USER: ASSISTANT:</s>USER:",
     "Please interpret this 12-lead electrocardiogram. Normal ECG. Abnormal ECG. Borderline ECG.",
     "What is the rhythm? sinus rhythm, sinus bradycardia, sinus tachycardia, atrial fibrillation, atrial flutter.",
@@ -71,6 +69,9 @@ def _train_tokenizer(out: Path, vocab: int, extra_text: list[str]):
         character_coverage=1.0, byte_fallback=True, split_digits=True, add_dummy_prefix=True,
         remove_extra_whitespaces=False, normalization_rule_name="identity",
         unk_id=0, bos_id=1, eos_id=2, pad_id=-1, hard_vocab_limit=False, minloglevel=2,
+        # Upstream's v1 masking (legacy=False) assumes a round's "USER" costs one token more standalone ("▁"
+        # "USER") than after "</s>" ("USER"). A merged "▁USER" piece breaks that and blanks multi-turn labels.
+        user_defined_symbols=["USER", "ASSISTANT"],
     )
     # legacy=False like vicuna-v1.5 / PULSE-7B, so multi-turn masking takes the same path as the real model.
     return LlamaTokenizer(vocab_file=str(out / "sp.model"), legacy=False)

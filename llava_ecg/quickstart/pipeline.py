@@ -49,8 +49,10 @@ class QuickstartConfig:
 class StageTimes:
     seconds: dict[str, float] = field(default_factory=dict)
 
+    total: int = 7
+
     def run(self, name: str, explanation: str, fn, *args, **kwargs):
-        print(f"\n[{len(self.seconds) + 1}/7] {name}: {explanation}", flush=True)
+        print(f"\n[{len(self.seconds) + 1}/{self.total}] {name}: {explanation}", flush=True)
         start = time.perf_counter()
         result = fn(*args, **kwargs)
         self.seconds[name] = time.perf_counter() - start
@@ -199,15 +201,28 @@ def evaluate(cfg: QuickstartConfig, checkpoint: Path, name: str, data: dict[str,
 
 
 def _run_logged(cmd: list[str], log: Path, env: dict, what: str) -> None:
+    """Run ``cmd``; keep its whole output in ``log``, show progress bars (in place) and key lines on the console."""
+    import io
+
     log.parent.mkdir(parents=True, exist_ok=True)
     print(f"      $ {' '.join(str(c) for c in cmd[:6])} ...  (log: {log})", flush=True)
     with open(log, "w") as fh:
-        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        for line in proc.stdout:  # echo progress bars and key lines, keep everything in the log
-            fh.write(line)
-            if "it/s" in line or "s/it" in line or "'loss'" in line or "results:" in line:
-                sys.stdout.write("      " + line.rstrip()[-150:] + "\n")
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        losses = 0
+        for piece in io.TextIOWrapper(proc.stdout, encoding="utf-8", errors="replace", newline=""):
+            fh.write(piece)  # pieces end at "\r" (a progress-bar update) or "\n"
+            text = piece.rstrip("\r\n")
+            if piece.endswith("\r") and ("it/s]" in text or "s/it]" in text):
+                sys.stdout.write("\r      " + text[-110:])
+            elif text.startswith("{'loss'"):
+                losses += 1
+                if losses % 20 == 1:  # one line in 20 of the trainer's logs
+                    sys.stdout.write("\n      " + text[:100] + "\n")
+            elif "results:" in text or "Error" in text:
+                sys.stdout.write("\n      " + text[-150:] + "\n")
+            sys.stdout.flush()
         code = proc.wait()
+    sys.stdout.write("\n")
     if code != 0:
         tail = log.read_text()[-3000:]
         raise RuntimeError(f"{what} failed (exit {code}); last lines of {log}:\n{tail}")
@@ -221,7 +236,7 @@ def run_quickstart(cfg: QuickstartConfig) -> Path:
 
     cfg.out_dir.mkdir(parents=True, exist_ok=True)
     started = time.time()
-    stages = StageTimes()
+    stages = StageTimes(total=7 if cfg.gallery else 6)
     splits = stages.run("records", "synthesize 4 rhythm classes, write WFDB, read back via llava_ecg.signals",
                         make_records, cfg)
     gallery = stages.run("gallery", "render layouts x distortions (and real records when ../shared exists)",

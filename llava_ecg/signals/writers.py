@@ -1,6 +1,8 @@
 """Write an ``ECG`` as a WFDB record that any WFDB tool (and our generic reader) can open.
 
-``wfdb.wrsamp`` does the encoding (it is the reference implementation of the format); we add atomicity
+Format 16 (the common case: PTB-XL, the quickstart) is encoded here directly with numpy — byte-identical to
+``wfdb.wrsamp`` (tested) and ~40x faster, which matters when a build writes thousands of records. Other formats
+go through ``wfdb.wrsamp`` (the reference implementation). We add atomicity
 (both files are written in a temporary folder next to the target and moved into place, header last) and
 store ``meta`` losslessly as one JSON header comment ``meta: {...}``, which ``read_record`` restores.
 """
@@ -38,8 +40,6 @@ def write_wfdb(ecg: ECG, path_without_ext: str | os.PathLike, fmt: str = "16", *
     NaN samples are stored as WFDB's invalid-sample value and read back as NaN. Amplitudes beyond the
     format's range raise ``ValueError`` rather than wrapping around.
     """
-    import wfdb
-
     fmt = str(fmt)
     if fmt not in _GAINS:
         raise ValueError(f"unsupported WFDB format {fmt!r}; choose one of {sorted(_GAINS)}")
@@ -63,6 +63,11 @@ def write_wfdb(ecg: ECG, path_without_ext: str | os.PathLike, fmt: str = "16", *
     comments = []
     if ecg.meta:
         comments.append(META_COMMENT_PREFIX + json.dumps(ecg.meta, ensure_ascii=True, default=_json_default))
+    if fmt == "16":
+        _write_format16(target, name, ecg, digital.astype(np.int16), adc_gain, comments)
+        return target
+    import wfdb
+
     tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=target.parent))
     try:
         wfdb.wrsamp(
@@ -82,3 +87,29 @@ def write_wfdb(ecg: ECG, path_without_ext: str | os.PathLike, fmt: str = "16", *
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return target
+
+
+def _fmt_number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
+def _write_format16(target: Path, name: str, ecg: ECG, digital: np.ndarray, adc_gain: float,
+                    comments: list[str]) -> None:
+    """Header + interleaved little-endian int16 samples, laid out exactly as ``wfdb.wrsamp`` writes them."""
+    n, nsig = digital.shape
+    lines = [f"{name} {nsig} {_fmt_number(ecg.fs)} {n}"]
+    checksums = digital.astype(np.int64).sum(axis=0) % 65536
+    for j, lead in enumerate(ecg.leads):
+        first = int(digital[0, j]) if n else 0
+        lines.append(f"{name}.dat 16 {float(adc_gain)}(0)/mV 16 0 {first} {int(checksums[j])} 0 {lead}")
+    lines += [f"# {c}" for c in comments]
+    tmp_dat = target.with_name(f".{name}.dat.tmp")
+    tmp_hea = target.with_name(f".{name}.hea.tmp")
+    try:
+        digital.astype("<i2").tofile(tmp_dat)
+        tmp_hea.write_text("\n".join(lines) + "\n")
+        os.replace(tmp_dat, target.with_suffix(".dat"))
+        os.replace(tmp_hea, target.with_suffix(".hea"))  # header last: a record is complete once it has one
+    finally:
+        for p in (tmp_dat, tmp_hea):
+            p.unlink(missing_ok=True)

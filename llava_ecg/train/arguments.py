@@ -34,5 +34,8 @@ class EcgDataArguments(T.DataArguments):
 class EcgTrainingArguments(T.TrainingArguments):
     unfreeze_vision_tower: bool = field(default=False, metadata={
         "help": "train the CLIP tower too (upstream always freezes it)"})
+    max_train_minutes: Optional[float] = field(default=None, metadata={
+        "help": "stop training gracefully after this many minutes of wall time (the model is still saved; "
+                "the lr schedule is cut short) -- for time-boxed CPU demos"})
     mm_vision_tower_lr: Optional[float] = field(default=None, metadata={
         "help": "learning rate of the vision tower when it is unfrozen (default: learning_rate)"})

@@ -17,8 +17,11 @@ import os
 import tempfile
 from collections import Counter
 
+import time
+
 import torch
 from llava.train.llava_trainer import LLaVATrainer
+from transformers import TrainerCallback
 
 from .dataset import SKIP_REASONS, STATS_KEY, EcgSupervisedDataset
 from .images import ImageConfigError, parse_pinpoints
@@ -44,6 +47,24 @@ def unfreeze_vision_tower(model, dtype: torch.dtype | None = None) -> int:
     return sum(p.numel() for p in tower.parameters())
 
 
+class TimeLimit(TrainerCallback):
+    """Ends training after ``minutes`` of wall time, at a step boundary (``max_train_minutes``)."""
+
+    def __init__(self, minutes: float):
+        self.seconds = 60.0 * minutes
+        self.start = None
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.start = time.monotonic()
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if self.start is not None and time.monotonic() - self.start > self.seconds:
+            logger.warning("llava-ecg: max_train_minutes=%.1f reached at step %d; stopping", self.seconds / 60,
+                           state.global_step)
+            control.should_training_stop = True
+        return control
+
+
 class EcgTrainer(LLaVATrainer):
     def __init__(self, model=None, args=None, train_dataset=None, **kwargs):
         base = _base_model(model)
@@ -65,6 +86,8 @@ class EcgTrainer(LLaVATrainer):
         self.skipped_examples: list[str] = []
         self.min_supervised = None
         super().__init__(model=model, args=args, train_dataset=train_dataset, **kwargs)
+        if getattr(args, "max_train_minutes", None):
+            self.add_callback(TimeLimit(args.max_train_minutes))
 
     def _configure_images(self, base) -> None:
         da = self.data_args

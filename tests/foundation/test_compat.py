@@ -72,3 +72,6 @@ def test_vision_available_cached_where_clip_processor_looks():
     compat.install_vision_available_cache()
     assert clip_proc.is_vision_available.cache_info() is not None
     assert clip_proc.is_vision_available() is True
+    from transformers.utils.import_utils import BACKENDS_MAPPING
+
+    assert BACKENDS_MAPPING["vision"][0] is clip_proc.is_vision_available

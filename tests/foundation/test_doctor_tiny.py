@@ -53,3 +53,30 @@ def test_tiny_tokenizer_is_what_upstream_llava_needs(tiny_base):
     assert ids.count(tok.eos_token_id) == 1
     assert tok.unk_token_id not in ids  # byte fallback: nothing becomes <unk> (= upstream's pad)
     assert not tok.is_fast and tok.legacy is False
+
+
+import pytest  # noqa: E402
+
+
+@pytest.mark.parametrize("preset", ["test", "quickstart"])
+def test_tiny_tokenizer_keeps_multi_turn_labels(preset, tmp_path_factory):
+    """Upstream v1 masking must supervise exactly the assistant turns (no 'tokenization mismatch')."""
+    import copy
+
+    import llava.train.train as T
+    from llava import conversation as C
+    from transformers import AutoTokenizer
+
+    from llava_ecg.tiny import build_tiny_base
+
+    base = build_tiny_base(tmp_path_factory.mktemp(f"tok_{preset}"), preset=preset)
+    tok = AutoTokenizer.from_pretrained(base.llm_dir, use_fast=False, padding_side="right", model_max_length=512)
+    tok.pad_token = tok.unk_token  # what upstream train() does for --version v1
+    C.default_conversation = C.conv_templates["vicuna_v1"]
+    answers = ["Sinus rhythm.", "72 beats per minute.", "Normal axis, 60 degrees."]
+    questions = ["<image>\nWhat is the rhythm?", "What is the heart rate?", "Axis?"]
+    turns = [m for q, a in zip(questions, answers) for m in ({"from": "human", "value": q},
+                                                              {"from": "gpt", "value": a})]
+    labels = T.preprocess([copy.deepcopy(turns)], tok, has_image=True)["labels"][0]
+    supervised = tok.decode([t for t in labels.tolist() if t != -100])
+    assert supervised.split("</s>")[:3] == [answers[0], " " + answers[1], " " + answers[2]], supervised

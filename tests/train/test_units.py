@@ -248,3 +248,20 @@ def test_cli_dry_run_prints_the_upstream_command(capsys):
     out = capsys.readouterr().out
     assert out.startswith("python -m llava_ecg.train.run ") and "--learning_rate 0.1" in out
     assert "--unfreeze_vision_tower True" in out
+
+
+def test_time_limit_stops_training_at_a_step_boundary():
+    from types import SimpleNamespace
+
+    from transformers import TrainerControl
+
+    from llava_ecg.train.trainer import TimeLimit
+
+    state = SimpleNamespace(global_step=3)
+    for minutes, stops in ((0.0, True), (60.0, False)):
+        cb, control = TimeLimit(minutes), TrainerControl()
+        cb.on_step_end(None, state, control)  # before on_train_begin: never stops
+        assert not control.should_training_stop
+        cb.on_train_begin(None, state, control)
+        cb.on_step_end(None, state, control)
+        assert control.should_training_stop is stops
