@@ -117,6 +117,9 @@ register_subset(Subset(
     paper={"PULSE-7B": {"score": 38.9}, "GPT-4o": {"score": 33.5}, "Random": {"score": 0.0}},
 ))
 
+#: The nine ECGBench configs, in the paper's table order (the registry may also hold your own subsets).
+ECGBENCH = tuple(SUBSETS)
+
 # Not part of ECGBench: a 4-option rhythm question for test sets built from your own records
 # (`llava-ecg build bench --subset rhythm-mcq`; the CPU quickstart evaluates its tiny model on it).
 register_subset(Subset(

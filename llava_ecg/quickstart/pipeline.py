@@ -180,7 +180,8 @@ def train(cfg: QuickstartConfig, base, data: dict[str, Path]) -> Path:
         "model_name_or_path": base.llm_dir, "vision_tower": base.clip_dir, "data_path": data["train_rows"],
         "records_root": cfg.out_dir / "records", "image_folder": cfg.out_dir / "images-unused",
         "output_dir": out, "num_train_epochs": cfg.epochs, "max_steps": cfg.max_steps, "seed": cfg.seed,
-        "rerender_per_epoch": True, "logging_steps": 10,
+        "rerender_per_epoch": True,
+        "logging_steps": max(1, min(10, cfg.max_steps // 3)) if cfg.max_steps > 0 else 10,
     }
     if cfg.minutes:
         overrides["max_train_minutes"] = cfg.minutes
