@@ -17,4 +17,4 @@ fi
 "${PIP[@]}" install -q -c constraints.txt -e ".[dev]" -r requirements/lmms-eval-runtime.txt
 # 3. upstream LLaVA and lmms-eval without their (incompatible) declared dependencies
 "${PIP[@]}" install -q --no-deps -c constraints.txt -r requirements/upstream.txt
-# DOCTOR "$VENV/bin/llava-ecg" doctor --quiet || { echo "install.sh: llava-ecg doctor reports a broken stack" >&2; exit 1; }
+"$VENV/bin/llava-ecg" doctor --quiet || { echo "install.sh: llava-ecg doctor reports a broken stack" >&2; exit 1; }
