@@ -5,7 +5,6 @@ Severity ``FAIL`` means training or evaluation cannot work (exit code 1); ``WARN
 """
 from __future__ import annotations
 
-import importlib
 import importlib.metadata as md
 import json
 from dataclasses import asdict, dataclass

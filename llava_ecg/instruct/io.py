@@ -7,12 +7,11 @@ parsing itself is done by the same C scanner).
 """
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import tempfile
-from pathlib import Path
-from typing import IO, Any, Iterable, Iterator
+from typing import Any, Iterable, Iterator
+
+from llava_ecg.atomic import atomic_open as _atomic_open
 
 
 _DELIMITERS = frozenset(" \t\r\n,]")
@@ -26,22 +25,9 @@ class RowFileError(ValueError):
         super().__init__(f"{self.path}: {problem}")
 
 
-@contextlib.contextmanager
-def atomic_open(path: str | os.PathLike, mode: str = "w", encoding: str | None = "utf-8") -> Iterator[IO]:
-    """Write to a temp file beside ``path`` and ``os.replace`` it into place only on success."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, mode, encoding=None if "b" in mode else encoding) as fh:
-            yield fh
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+def atomic_open(path: str | os.PathLike, mode: str = "w", encoding: str | None = "utf-8"):
+    """``llava_ecg.atomic.atomic_open`` with fsync: a finished chunk must survive a crash for resume."""
+    return _atomic_open(path, mode, encoding, fsync=True)
 
 
 def dumps_row(row: dict) -> str:

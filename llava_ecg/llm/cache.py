@@ -10,9 +10,10 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
+
+from llava_ecg import atomic
 
 
 def request_key(model: str, body: dict[str, Any]) -> str:
@@ -42,17 +43,7 @@ class ResponseCache:
         return entry if entry.get("key") == key else None
 
     def put(self, model: str, key: str, entry: dict) -> Path:
-        path = self.path(model, key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{key[:8]}-", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump({"key": key, "model": model, **entry}, handle, ensure_ascii=False)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return path
+        return atomic.write_json(self.path(model, key), {"key": key, "model": model, **entry}, ensure_ascii=False)
 
     def delete(self, model: str, key: str) -> None:
         """Forget an entry (e.g. a response the caller could not use), so the next run asks again."""

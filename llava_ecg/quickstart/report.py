@@ -9,6 +9,7 @@ import json
 import time
 from pathlib import Path
 
+from llava_ecg import atomic
 from llava_ecg.instruct.bench import RHYTHM_MCQ_OPTIONS
 from llava_ecg.instruct.tasks import LETTERS
 
@@ -147,9 +148,7 @@ def write_report(cfg: QuickstartConfig, *, data, checkpoint: Path, results: dict
     lines += [f"- plot: `{p}`" for p in plots] + [f"- gallery: `{p}`" for p in gallery]
     lines += ["", "![loss](loss.png)", "", "![confusion](confusion.png)", ""]
     report = out / "report.md"
-    tmp = report.with_suffix(".md.tmp")
-    tmp.write_text("\n".join(lines))
-    tmp.replace(report)
+    atomic.write_text(report, "\n".join(lines))
     print("\n".join(lines[:12 + len(runs)]))
     print(f"\nreport: {report}")
     return report

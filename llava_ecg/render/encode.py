@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import io
 import os
-import tempfile
-from functools import lru_cache
 from pathlib import Path
 
 from PIL import Image
+
+from llava_ecg.atomic import write_bytes
 
 from .errors import RenderSpecError
 
@@ -41,26 +41,7 @@ def encode(image: Image.Image, fmt: str | None = None, *, quality: int = JPEG_QU
 
 
 def atomic_write(path: str | os.PathLike, data: bytes) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; give the file normal permissions
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
-
-
-@lru_cache(maxsize=1)
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+    return write_bytes(path, data)
 
 
 def save(image: Image.Image, path: str | os.PathLike, fmt: str | None = None, **kwargs) -> Path:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
-import tempfile
 
 from llava_ecg.train.recipe import RecipeError, apply_overrides, find_recipe, load_recipe, to_argv
 
@@ -42,11 +41,10 @@ def _record_recipe(argv: list[str], resolved: dict) -> None:
     if "--output_dir" not in argv:
         return
     out = argv[argv.index("--output_dir") + 1]
-    os.makedirs(out, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out, suffix=".tmp")
-    with os.fdopen(fd, "w") as fh:
+    from llava_ecg.atomic import atomic_open
+
+    with atomic_open(os.path.join(out, "llava_ecg_recipe.yaml")) as fh:
         yaml.safe_dump(resolved, fh, sort_keys=False)
-    os.replace(tmp, os.path.join(out, "llava_ecg_recipe.yaml"))
 
 
 def check_attention(attn: str | None) -> None:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
 from collections import Counter
 
 import time
@@ -22,6 +21,8 @@ import time
 import torch
 from llava.train.llava_trainer import LLaVATrainer
 from transformers import TrainerCallback
+
+from llava_ecg import atomic
 
 from .dataset import SKIP_REASONS, STATS_KEY, EcgSupervisedDataset
 from .images import ImageConfigError, parse_pinpoints
@@ -189,9 +190,5 @@ class EcgTrainer(LLaVATrainer):
                     f"{summary['text_only_samples']} text-only, "
                     f"min supervised tokens/sample {summary['min_supervised_tokens_per_sample']}")
             print(line, flush=True)
-            os.makedirs(self.args.output_dir, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.args.output_dir, suffix=".tmp")
-            with os.fdopen(fd, "w") as fh:
-                json.dump(summary, fh, indent=2)
-            os.replace(tmp, os.path.join(self.args.output_dir, SUMMARY_FILE))
+            atomic.write_json(os.path.join(self.args.output_dir, SUMMARY_FILE), summary, indent=2)
         return summary

@@ -4,7 +4,6 @@ from __future__ import annotations
 import pytest
 import torch
 from lmms_eval.api.instance import Instance
-from PIL import Image
 
 from llava_ecg.eval.lmms.model import LlavaEcg, builder_model_name
 from tests.eval.ecgbench_fixture import ecg_image
