@@ -49,7 +49,11 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    code = args.func(args)
+    try:
+        code = args.func(args)
+    except BrokenPipeError:  # `llava-ecg info X | head`: the reader left, nothing is wrong
+        sys.stderr.close()
+        return 0
     return int(code or 0)
 
 
