@@ -62,7 +62,14 @@ def _judge_from_args(args):
 
     from llava_ecg.eval.judge import Judge
 
-    key = os.environ.get(args.judge_key_env) if args.judge_key_env else None
+    from llava_ecg.llm import LLMConfigError
+
+    key = None
+    if args.judge_key_env:
+        key = os.environ.get(args.judge_key_env)
+        if not key:  # never fall back to another variable's key: it would go to the wrong endpoint
+            raise LLMConfigError(f"--judge-key-env {args.judge_key_env}: that environment variable is not set "
+                                 "or empty")
     prompt_file = {"report": args.prompt_file, "arena": args.prompt_file} if args.prompt_file else None
     return Judge.from_env(
         progress=not args.quiet, prompt_file=prompt_file, base_url=args.judge_url, model=args.judge_model,

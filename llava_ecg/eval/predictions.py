@@ -31,7 +31,10 @@ def load_predictions(path: str | Path) -> list[Prediction]:
     path = Path(path)
     if not path.is_file():
         raise EvalInputError(f"{path}: predictions file not found")
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise EvalInputError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     records: list[Any]
     if path.suffix.lower() == ".json":
         try:
@@ -94,12 +97,14 @@ def align(predictions: Sequence[Prediction], rows: Sequence[Mapping], *, source:
     """``(answers, rows)`` in matching order: by id when every prediction has one, else by ``doc_id``, else by
     position. References without a prediction are dropped (a ``--limit`` run); unknown ids are an error."""
     if all(p.id is not None for p in predictions):
+        _refuse_duplicates([p.id for p in predictions], "id", source)
         by_id = {reference_id(r): r for r in rows}
         unknown = [p.id for p in predictions if p.id not in by_id]
         if unknown:
             raise EvalInputError(f"{source}: {len(unknown)} ids not in the references, e.g. {unknown[:3]}")
         return [p.answer for p in predictions], [by_id[p.id] for p in predictions]
     if all(p.doc_id is not None for p in predictions):
+        _refuse_duplicates([p.doc_id for p in predictions], "doc_id", source)
         bad = [p.doc_id for p in predictions if not 0 <= p.doc_id < len(rows)]
         if bad:
             raise EvalInputError(f"{source}: doc_id out of range for {len(rows)} references, e.g. {bad[:3]}")
@@ -108,3 +113,15 @@ def align(predictions: Sequence[Prediction], rows: Sequence[Mapping], *, source:
     if len(predictions) != len(rows):
         raise EvalInputError(f"{source}: {len(predictions)} predictions without ids for {len(rows)} references")
     return [p.answer for p in predictions], list(rows)
+
+
+def _refuse_duplicates(keys: Sequence[Any], what: str, source: str) -> None:
+    """Two answers for one reference (e.g. concatenated logs of a resumed run) would be scored twice."""
+    seen, dup = set(), []
+    for key in keys:
+        if key in seen:
+            dup.append(key)
+        seen.add(key)
+    if dup:
+        raise EvalInputError(f"{source}: {len(dup)} duplicate prediction {what}(s), e.g. {dup[:3]}; "
+                             "keep one answer per reference")

@@ -121,6 +121,8 @@ def load_references(path: str | Path) -> list[dict]:
             data = json.loads(path.read_text(encoding="utf-8"))
         except json.JSONDecodeError as exc:
             raise EvalInputError(f"{path}: not valid JSON ({exc})") from exc
+        except UnicodeDecodeError as exc:
+            raise EvalInputError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
         if isinstance(data, Mapping):
             data = data.get("data", data.get("rows"))
         if not isinstance(data, list):
@@ -131,14 +133,16 @@ def load_references(path: str | Path) -> list[dict]:
 
 def _read_jsonl(path: Path) -> list[dict]:
     rows = []
-    with path.open(encoding="utf-8") as handle:
-        for lineno, line in enumerate(handle, 1):
-            if not line.strip():
+    with path.open("rb") as handle:
+        for lineno, raw in enumerate(handle, 1):
+            if not raw.strip():
                 continue
             try:
-                rows.append(json.loads(line))
+                rows.append(json.loads(raw))  # bytes: json detects UTF-8/16/32
             except json.JSONDecodeError as exc:
                 raise EvalInputError(f"{path}:{lineno}: not valid JSON ({exc})") from exc
+            except UnicodeDecodeError as exc:
+                raise EvalInputError(f"{path}:{lineno}: not UTF-8 text ({exc.reason})") from None
     return rows
 
 

@@ -101,6 +101,8 @@ def _from_lmms(data: dict, path: Path) -> list[ResultSet]:
             name = str(key).split(",")[0]
             if name == "details" and isinstance(value, dict):
                 details = value
+            elif name == "ci95" and isinstance(value, dict):  # our aggregation: strict {metric: [lo, hi]}
+                strict.update({f"{m}_ci95": list(ci) for m, ci in value.items() if isinstance(ci, (list, tuple))})
             elif isinstance(value, (int, float)) and not isinstance(value, bool):
                 if name.endswith("_pulse"):
                     pulse.setdefault(name[: -len("_pulse")], float(value))

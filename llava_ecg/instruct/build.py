@@ -88,7 +88,13 @@ def parse_mix(text: str) -> dict[str, float] | str:
     out = {}
     for part in text.split(","):
         key, _, value = part.partition("=")
-        out[key.strip()] = float(value)
+        try:
+            weight = float(value)
+        except ValueError:
+            raise ValueError(f"mix {text!r}: weight of {key.strip()!r} must be a number, got {value!r}") from None
+        if not key.strip() or weight < 0 or weight != weight:
+            raise ValueError(f"mix {text!r}: expected FAMILY.FORMAT=WEIGHT with WEIGHT >= 0, got {part!r}")
+        out[key.strip()] = weight
     return out
 
 
@@ -287,6 +293,8 @@ def build_instruct(records: RecordInput, out_dir, cfg: BuildConfig | None = None
         cfg = BuildConfig(**overrides)
     elif overrides:
         cfg = dataclasses.replace(cfg, **overrides)
+    # a bad mix is a configuration error: fail here, not as "unreadable" on every record
+    resolve_mix(cfg.mix, cfg.source or "")
     if key_of is None and cfg.exclude:
         from .decontam import record_key
         key_of = lambda ref: record_key(ref, cfg.source)  # noqa: E731
@@ -314,6 +322,7 @@ def build_instruct(records: RecordInput, out_dir, cfg: BuildConfig | None = None
                     if on_error != "skip":
                         raise
                     failed.append({"record": ref, "error": str(exc)})
+                    bar.update(1)
                     continue
                 if cfg.mode == "render":
                     for job in j:

@@ -5,12 +5,26 @@ Imports stay inside the handlers so ``llava-ecg --help`` does not pay for numpy/
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 from pathlib import Path
 
 SOURCE_CHOICES = ("ptbxl", "mimic", "code15", "ecgqa", "cpsc", "g12", "csn", "challenge", "synthetic", "custom")
 OFFICIAL_SPLIT = ("ptbxl", "ecgqa")
+
+
+def _reported(handler, name: str):
+    """Typed input errors (missing folders/files, malformed row files, bad options; all ``ValueError`` or
+    ``OSError`` naming the file) end the command with one line on stderr and exit code 1, not a traceback."""
+    @functools.wraps(handler)
+    def run(args) -> int:
+        try:
+            return handler(args)
+        except (ValueError, OSError) as exc:
+            print(f"llava-ecg {name}: error: {exc}", file=sys.stderr)
+            return 1
+    return run
 
 
 def register(sub) -> None:
@@ -25,14 +39,14 @@ def register(sub) -> None:
     p.add_argument("--image-root", help="check that every row's image exists under this folder")
     p.add_argument("--json", dest="json_out", help="also write the report as JSON here")
     p.add_argument("--no-progress", action="store_true")
-    p.set_defaults(func=cmd_validate)
+    p.set_defaults(func=_reported(cmd_validate, "validate"))
 
     p = sub.add_parser("decontam", help="count test records/patients that also occur in a training build")
     p.add_argument("--train", required=True, help="training manifest.jsonl (or any ECGInstruct row file)")
     p.add_argument("--test", required=True, nargs="+", help="ECGBench-format JSON(L), bench manifests or record lists")
     p.add_argument("--ptbxl-database", help="ptbxl_database.csv, to compare PTB-XL patients too")
     p.add_argument("-o", "--output", help="write the report as JSON here")
-    p.set_defaults(func=cmd_decontam)
+    p.set_defaults(func=_reported(cmd_decontam, "decontam"))
 
 
 def _shard(text: str) -> tuple[int, int]:
@@ -86,7 +100,7 @@ def _register_instruct(bsub) -> None:
     p.add_argument("--llm-threshold", type=float, default=3.0, help="drop pairs scored below this (0-5)")
     p.add_argument("--llm-concurrency", type=int, default=8)
     p.add_argument("--no-progress", action="store_true")
-    p.set_defaults(func=cmd_build_instruct)
+    p.set_defaults(func=_reported(cmd_build_instruct, "build instruct"))
 
 
 def _register_bench(bsub) -> None:
@@ -112,7 +126,7 @@ def _register_bench(bsub) -> None:
     p.add_argument("--distort", default="none", choices=("none", "light", "heavy"))
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--no-progress", action="store_true")
-    p.set_defaults(func=cmd_build_bench)
+    p.set_defaults(func=_reported(cmd_build_bench, "build bench"))
 
 
 # --- handlers -------------------------------------------------------------------------------------------------

@@ -12,13 +12,16 @@ from collections import Counter
 from pathlib import Path, PurePosixPath
 from typing import Iterable
 
+from llava_ecg.signals.challenge import database_of
+
 from . import io as rio
-from .facts import canonical_source
+from .facts import CHALLENGE_DATABASES, canonical_source
 
 _PTBXL = re.compile(r"^(?:HR)?0*(\d+)(?:_hr|_lr)?$")
 _ID_PREFIXES = (("ptb-xl-", "ptbxl"), ("ptb-report-", "ptbxl"), ("mimic-", "mimic"), ("code15-", "code15"),
                 ("cpsc-", "cpsc"), ("g12-", "g12"), ("csn-", "csn"), ("synthetic-", "synthetic"))
 _FAMILY = {"ecgqa": "ptbxl"}  # ECG-QA (PTB-XL version) images are PTB-XL records
+_CHALLENGE_FAMILY = {**CHALLENGE_DATABASES, "ptbxl": "ptbxl"}
 
 
 def record_key(ref: str, source: str | None = None) -> str:
@@ -42,6 +45,10 @@ def record_key(ref: str, source: str | None = None) -> str:
         name = re.sub(r"-\d+$", "", name) if "-" in name else name
     if src is None and (name.startswith("HR") or re.fullmatch(r"\d{5}_(hr|lr)", name)):
         src = "ptbxl"
+    if src in (None, "challenge"):
+        # a mixed Challenge folder: the record name says the database (E -> g12, JS -> csn, A/Q -> cpsc, HR ->
+        # ptbxl), as the manifest and ECGBench ids do, so `--exclude` and decontam agree with them
+        src = _CHALLENGE_FAMILY.get(database_of(name) or "", src)
     src = _FAMILY.get(src or "custom", src or "custom")
     if src == "ptbxl":
         m = _PTBXL.match(name)

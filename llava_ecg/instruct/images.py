@@ -3,6 +3,10 @@
 Rendering is CPU-bound Python/NumPy, so a ``multiprocessing`` pool (not threads) is used; jobs go out in
 order with ``imap`` so progress is smooth and memory bounded. A file that already exists is never redrawn,
 which is what makes a killed render build resumable.
+
+Workers start with ``forkserver`` (not ``fork``: a parent that already drew a page holds OpenCV's thread-pool
+locks, and forked children can deadlock in their first warp) and run OpenCV single-threaded, so N workers use N
+cores instead of N x all of them - the same rules as ``llava_ecg.render.batch``.
 """
 from __future__ import annotations
 
@@ -24,9 +28,15 @@ def default_render(ecg, spec: dict) -> bytes:
     return encode_image(render(ecg, spec), spec)
 
 
-def _init(render_fn):
+def _init(render_fn, single_thread: bool = False):
     global _RENDER_FN
     _RENDER_FN = render_fn
+    if single_thread:
+        try:
+            import cv2
+        except ImportError:  # a custom render_fn may not need OpenCV
+            return
+        cv2.setNumThreads(1)
 
 
 def _one(job) -> str:
@@ -52,7 +62,8 @@ def render_jobs(jobs: list[dict], image_root, *, workers: int = 1, render_fn=Non
             _one(job)
             bar.update(1)
     else:
-        with mp.get_context("fork" if os.name == "posix" else "spawn").Pool(workers, _init, (render_fn,)) as pool:
+        ctx = mp.get_context("forkserver" if os.name == "posix" else "spawn")
+        with ctx.Pool(workers, _init, (render_fn, True)) as pool:
             for _ in pool.imap(_one, todo, chunksize=4):
                 bar.update(1)
     bar.close()

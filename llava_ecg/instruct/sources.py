@@ -61,11 +61,12 @@ def list_records(source: str, root, *, split: str | None = None) -> list[str]:
 
 
 def iter_source(source: str, root, *, split: str | None = None, limit: int | None = None) -> Iterator[tuple[str, Loader]]:
-    """``(record_ref, loader)`` pairs for :func:`~.build.build_instruct`."""
+    """``(record_ref, loader)`` pairs for :func:`~.build.build_instruct`. The root is listed at the call, so a
+    missing or empty dataset fails before a build starts."""
     key = canonical_source(source)
     refs = list_records(key, root, split=split)
-    for ref in refs[:limit] if limit else refs:
-        yield ref, functools.partial(load_record, Path(root), ref, key)
+    refs = refs[:limit] if limit else refs
+    return ((ref, functools.partial(load_record, Path(root), ref, key)) for ref in refs)
 
 
 def _list_ptbxl(root: Path, split: str | None) -> list[str]:

@@ -59,6 +59,9 @@ class LLMConfig:
     def __post_init__(self):
         if not self.base_url:
             raise LLMConfigError(f"no LLM endpoint: pass a base URL or set {ENV_PREFIX}BASE_URL")
+        if not self.base_url.lower().startswith(("http://", "https://")):
+            # httpx would report this as a transport error, retried with backoff for minutes per item
+            raise LLMConfigError(f"LLM base URL {self.base_url!r} must start with http:// or https://")
         if not self.model:
             raise LLMConfigError(f"no LLM model: pass a model name or set {ENV_PREFIX}MODEL")
         if self.auth not in ("bearer", "api-key"):
@@ -82,7 +85,11 @@ class LLMConfig:
             "cache_dir": env.get(ENV_PREFIX + "CACHE"),
         }
         if env.get(ENV_PREFIX + "CONCURRENCY"):
-            values["concurrency"] = int(env[ENV_PREFIX + "CONCURRENCY"])
+            try:
+                values["concurrency"] = int(env[ENV_PREFIX + "CONCURRENCY"])
+            except ValueError:
+                raise LLMConfigError(f"{ENV_PREFIX}CONCURRENCY={env[ENV_PREFIX + 'CONCURRENCY']!r} is not an "
+                                     "integer") from None
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
 

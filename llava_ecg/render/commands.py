@@ -58,6 +58,7 @@ def run(args) -> int:
     from .errors import RenderError
     from .api import render_page
     from .encode import save
+    from llava_ecg.atomic import write_text
 
     try:
         spec = _spec(args)
@@ -74,9 +75,13 @@ def run(args) -> int:
         except (RenderError, ValueError, OSError) as exc:
             print(f"llava-ecg render: {exc}", file=sys.stderr)
             return 1
-        save(result.image, out, fmt, quality=spec.jpeg_quality)
-        if args.params:
-            out.with_suffix(".json").write_text(json.dumps(result.params, indent=1))
+        try:
+            save(result.image, out, fmt, quality=spec.jpeg_quality)
+            if args.params:
+                write_text(out.with_suffix(".json"), json.dumps(result.params, indent=1))
+        except OSError as exc:
+            print(f"llava-ecg render: cannot write {out}: {exc}", file=sys.stderr)
+            return 1
         print(f"wrote {out} ({result.image.width}x{result.image.height})")
         return 0
     if out.suffix.lower() in IMAGE_SUFFIXES:

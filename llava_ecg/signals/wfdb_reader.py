@@ -75,7 +75,7 @@ def _read_mat_v4(path: Path, n_channels: int, n_samples: int | None) -> np.ndarr
             if len(head) < 20:
                 raise ECGReadError(path, f"truncated MAT file: {len(head)} bytes, no complete MAT header")
             if head[:10].startswith(b"MATLAB"):
-                return _read_mat_scipy(path, n_channels)
+                return _read_mat_scipy(path, n_channels, n_samples)
             mopt, mrows, ncols, imagf, namlen = np.frombuffer(head, dtype="<i4")
             machine, precision, kind = mopt // 1000, (mopt // 10) % 10, mopt % 10
             if (machine != 0 or (mopt // 100) % 10 != 0 or precision not in _MAT_TYPES or kind != 0
@@ -88,6 +88,9 @@ def _read_mat_v4(path: Path, n_channels: int, n_samples: int | None) -> np.ndarr
                 raise ECGReadError(path, f"MAT variable {name!r} has {ncols} samples but the header says {n_samples}")
             dtype = np.dtype(_MAT_TYPES[int(precision)])
             expected = int(mrows) * int(ncols) * dtype.itemsize
+            available = os.fstat(fh.fileno()).st_size - fh.tell()
+            if available < expected:  # check before reading: a corrupt size must not allocate gigabytes
+                raise ECGReadError(path, f"truncated MAT file: matrix needs {expected} bytes, found {available}")
             data = fh.read(expected)
     except OSError as exc:
         raise ECGReadError(path, f"cannot read signal file: {exc}") from None
@@ -96,7 +99,7 @@ def _read_mat_v4(path: Path, n_channels: int, n_samples: int | None) -> np.ndarr
     return np.frombuffer(data, dtype=dtype).reshape(int(ncols), int(mrows))  # column-major (rows, cols)
 
 
-def _read_mat_scipy(path: Path, n_channels: int) -> np.ndarray:
+def _read_mat_scipy(path: Path, n_channels: int, n_samples: int | None = None) -> np.ndarray:
     import scipy.io
 
     try:
@@ -109,6 +112,8 @@ def _read_mat_scipy(path: Path, n_channels: int) -> np.ndarray:
         raise ECGReadError(path, "MAT file has no 2-D variable 'val'")
     if val.shape[0] != n_channels:
         raise ECGReadError(path, f"MAT variable 'val' has shape {val.shape} but the header lists {n_channels} signals")
+    if n_samples is not None and val.shape[1] != n_samples:
+        raise ECGReadError(path, f"MAT variable 'val' has {val.shape[1]} samples but the header says {n_samples}")
     return val.T.astype(np.float64 if val.dtype.kind == "f" else np.int64)
 
 

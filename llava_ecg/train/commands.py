@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 
 def _train(args) -> int:
@@ -15,7 +16,7 @@ def _train(args) -> int:
         try:
             argv, launcher, _ = build_command(rest)
         except RecipeError as exc:
-            print(f"llava-ecg train: {exc}")
+            print(f"llava-ecg train: {exc}", file=sys.stderr)
             return 2
         print("python -m llava_ecg.train.run " + " ".join(argv))
         if launcher:
@@ -24,7 +25,7 @@ def _train(args) -> int:
     try:
         return run(rest)
     except RecipeError as exc:
-        print(f"llava-ecg train: {exc}")
+        print(f"llava-ecg train: {exc}", file=sys.stderr)
         return 2
 
 
@@ -34,7 +35,7 @@ def _merge(args) -> int:
     try:
         out = merge_lora(args.lora_dir, args.base, args.output, device=args.device)
     except MergeError as exc:
-        print(f"llava-ecg merge-lora: {exc}")
+        print(f"llava-ecg merge-lora: {exc}", file=sys.stderr)
         return 2
     print(f"merged checkpoint: {out}")
     return 0
@@ -48,7 +49,8 @@ def register(subparsers) -> None:
                     "pulse_7b/full_zero2, tiny/cpu). Multi-GPU: torchrun ... -m llava_ecg.train.run RECIPE ...; "
                     "see docs/training.md.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="examples:\n  llava-ecg train tiny/cpu data_path=rows.jsonl image_folder=images output_dir=out\n"
+        epilog="examples:\n  llava-ecg train tiny/cpu model_name_or_path=BASE/llm vision_tower=BASE/clip "
+               "data_path=rows.jsonl image_folder=images output_dir=out\n"
                "  llava-ecg train pulse_7b/lora data_path=mix.yaml lora_r=64 --dry-run",
     )
     p.add_argument("recipe", help="recipe YAML path or name")

@@ -213,13 +213,13 @@ class EcgSupervisedDataset(Dataset):
         record_source = spec.pop("source", None)
         if not record:
             raise CorruptSample("malformed_row", "render spec has no 'record'")
-        if os.path.isabs(str(record)):
-            path = Path(record)
-        elif source.records_root:
+        if source.records_root:  # with a root, every record (absolute ones too) must lie under it
             try:
                 path = resolve_under(source.records_root, str(record), what="record")
             except UnsafePathError as exc:
                 raise CorruptSample("unsafe_path", str(exc)) from exc
+        elif os.path.isabs(str(record)):
+            path = Path(record)
         else:
             raise DataConfigError(f"{source.data_path}: on-the-fly rows use relative record paths "
                                   "but no records_root is set")

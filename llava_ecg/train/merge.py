@@ -22,6 +22,17 @@ def merge_lora(lora_dir, base, out_dir, *, device: str = "cpu") -> Path:
     for name in ("adapter_config.json", "config.json", "non_lora_trainables.bin"):
         if not (lora_dir / name).is_file():
             raise MergeError(f"{lora_dir}: missing {name} (not a finished LoRA run of llava.train)")
+    # The output folder is replaced wholesale: it must not be (or contain) an input we are about to read.
+    target = out_dir.resolve()
+    for what, source in (("LoRA run", lora_dir), ("base model", Path(base))):
+        source = source.resolve()
+        if target == source or target in source.parents:
+            raise MergeError(f"{out_dir}: the output folder would overwrite the {what} {source}; "
+                             "choose a new folder")
+    if out_dir.exists() and not out_dir.is_dir():
+        raise MergeError(f"{out_dir}: exists and is not a folder")
+    if out_dir.is_dir() and any(out_dir.iterdir()) and not (out_dir / "config.json").is_file():
+        raise MergeError(f"{out_dir}: a non-empty folder that is not a checkpoint; refusing to replace it")
     from llava_ecg import compat
 
     compat.install()

@@ -60,9 +60,12 @@ def parse_data_path(data_path: str, *, image_folder: str | None, records_root: s
         unknown = set(entry) - {"data_path", "image_folder", "records_root", "weight", "name"}
         if unknown:
             raise MixtureError(f"{path}: sources[{i}] has unknown keys {sorted(unknown)}")
-        weight = float(entry.get("weight", 1.0))
-        if not weight >= 0:
-            raise MixtureError(f"{path}: sources[{i}] weight must be >= 0, got {weight}")
+        try:
+            weight = float(entry.get("weight", 1.0))
+        except (TypeError, ValueError):
+            raise MixtureError(f"{path}: sources[{i}] weight {entry.get('weight')!r} is not a number") from None
+        if not weight >= 0 or weight == float("inf"):
+            raise MixtureError(f"{path}: sources[{i}] weight must be >= 0 and finite, got {weight}")
         specs.append(SourceSpec(
             data_path=rel(entry["data_path"]),
             image_folder=rel(entry.get("image_folder")) or image_folder,

@@ -38,9 +38,14 @@ def _is_main_process() -> bool:
 def _record_recipe(argv: list[str], resolved: dict) -> None:
     import yaml
 
-    if "--output_dir" not in argv:
+    out = None
+    for i, arg in enumerate(argv):  # the last one wins, as in upstream's argument parser
+        if arg == "--output_dir" and i + 1 < len(argv):
+            out = argv[i + 1]
+        elif arg.startswith("--output_dir="):
+            out = arg.split("=", 1)[1]
+    if out is None:
         return
-    out = argv[argv.index("--output_dir") + 1]
     from llava_ecg.atomic import atomic_open
 
     with atomic_open(os.path.join(out, "llava_ecg_recipe.yaml")) as fh:
@@ -53,10 +58,25 @@ def check_attention(attn: str | None) -> None:
                           "(pip install 'llava-ecg[gpu]'); on CPU or without it pass attn_implementation=sdpa")
 
 
+# Upstream defaults model_name_or_path to facebook/opt-125m (a hub download, then a confusing failure offline) and
+# data_path to None (a TypeError deep in the dataset); a recipe run names what is missing instead.
+REQUIRED = ("model_name_or_path", "data_path", "output_dir")
+
+
+def check_required(argv: list[str], recipe: str) -> None:
+    given = {a[2:].split("=", 1)[0] for a in argv if a.startswith("--")}
+    missing = [k for k in REQUIRED if k not in given]
+    if missing:
+        raise RecipeError(f"recipe {recipe} does not set {', '.join(missing)}; pass "
+                          + " ".join(f"{k}=..." for k in missing))
+
+
 def run(args: list[str]) -> int:
     argv, launcher, resolved = build_command(args)
     attn = launcher.get("attn_implementation")
     check_attention(attn)
+    if resolved is not None:
+        check_required(argv, resolved["recipe"])
     from llava_ecg import compat
 
     compat.install()

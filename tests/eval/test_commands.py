@@ -119,17 +119,58 @@ def test_report_writes_markdown_and_plots(tmp_path, cpsc):
     (res / "lmms").mkdir()
     (res / "lmms" / "results_2025.json").write_text(json.dumps({
         "results": {"ecgbench_mmmu": {"alias": "ecgbench_mmmu", "acc,none": 41.0, "acc_stderr,none": "N/A",
-                                      "acc_pulse,none": 43.0}},
+                                      "acc_pulse,none": 43.0, "ci95,none": {"acc": [34.5, 47.5]}}},
         "config": {"model": "llava_ecg", "model_args": "pretrained=/ckpt/PULSE-7B,conv_template=llava_v1"},
     }))
     assert main(["report", str(res), "-o", str(tmp_path / "out")]) == 0
     md = (tmp_path / "out" / "report.md").read_text()
     assert "| PULSE-7B (paper v1) |" in md and "| GPT-4o (paper v1) |" in md
     assert "| mine (strict) |" in md and "| mine (pulse) |" in md and "| PULSE-7B (pulse) |" in md
-    assert "41.0" in md and "43.0" in md
+    assert "41.0 [34.5, 47.5]" in md and "43.0" in md  # lmms-eval's ci95 metric reaches the table
     pngs = sorted(p.name for p in (tmp_path / "out").glob("*.png"))
     assert "radar.png" in pngs
     assert any(p.startswith("f1_cpsc-test_mine_") for p in pngs)
     assert any(p.startswith("confusion_csn-test-no-cot_mine_") for p in pngs)
     for p in (tmp_path / "out").glob("*.png"):
         assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_duplicate_predictions_are_refused_not_scored_twice(tmp_path, cpsc, capsys):
+    rows, ref = cpsc
+    records = [{"question_id": r["id"], "text": "NORM"} for r in rows]
+    preds = _write_jsonl(tmp_path / "twice.jsonl", records + records[:1])  # e.g. logs of a resumed run, concatenated
+    assert main(["score", "cpsc-test", str(preds), "-r", str(ref), "--bootstrap", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "twice.jsonl" in err and "duplicate prediction id" in err and rows[0]["id"] in err
+    log = _write_jsonl(tmp_path / "x_samples_ecgbench_cpsc.jsonl",
+                       [{"doc_id": i, "filtered_resps": ["NORM"]} for i in (0, 1, 1)])
+    assert main(["score", "cpsc-test", str(log), "-r", str(ref), "--bootstrap", "0"]) == 2
+    assert "duplicate prediction doc_id" in capsys.readouterr().err
+
+
+def test_judge_key_env_naming_an_unset_variable_is_an_error(tmp_path, capsys, monkeypatch):
+    rows = [report_row("ptb-xl-00001", "GT")]
+    ref = tmp_path / "ptb-test-report.json"
+    ref.write_text(json.dumps(rows))
+    preds = _write_jsonl(tmp_path / "report.jsonl", [{"question_id": rows[0]["id"], "text": "Sinus rhythm."}])
+    monkeypatch.delenv("MY_UNSET_KEY", raising=False)
+    monkeypatch.setenv("OPENAI_API_KEY", "a-key-meant-for-someone-else")
+    with OpenAIStub(default="{}") as stub:
+        assert main(["judge", "ptb-test-report", str(preds), "-r", str(ref), "--judge-url", stub.url,
+                     "--judge-model", "m", "--judge-key-env", "MY_UNSET_KEY", "--cache-dir", str(tmp_path / "c"),
+                     "--quiet"]) == 2
+        assert not stub.requests  # the fallback key was never sent anywhere
+    assert "MY_UNSET_KEY" in capsys.readouterr().err
+
+
+def test_files_that_are_not_utf8_are_named_in_the_error(tmp_path, cpsc, capsys):
+    rows, ref = cpsc
+    latin = tmp_path / "latin1.jsonl"
+    latin.write_bytes('{"question_id": "x", "text": "Befund: Sinusrhythmus, \u00fcberdreht"}\n'.encode("latin-1"))
+    assert main(["score", "cpsc-test", str(latin), "-r", str(ref)]) == 2
+    assert "latin1.jsonl: not UTF-8 text" in capsys.readouterr().err
+    preds = _write_jsonl(tmp_path / "p.jsonl", [{"question_id": r["id"], "text": "NORM"} for r in rows])
+    bad_ref = tmp_path / "ref.jsonl"
+    bad_ref.write_bytes(b'{"id": "cpsc-0", "conversations": []}\n{"id": "\xff"}\n')
+    assert main(["score", "cpsc-test", str(preds), "-r", str(bad_ref)]) == 2
+    assert "ref.jsonl:2: not UTF-8 text" in capsys.readouterr().err

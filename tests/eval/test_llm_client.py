@@ -125,6 +125,15 @@ def test_config_from_env(monkeypatch):
         LLMConfig.from_env()
 
 
+def test_config_errors_are_typed_and_immediate(monkeypatch):
+    # a URL without a scheme would otherwise be a transport error retried with backoff for every item
+    with pytest.raises(LLMConfigError, match="http:// or https://"):
+        LLMConfig(base_url="localhost:8000/v1", model="m")
+    monkeypatch.setenv("LLAVA_ECG_LLM_CONCURRENCY", "eight")
+    with pytest.raises(LLMConfigError, match="CONCURRENCY='eight'"):
+        LLMConfig.from_env(base_url="http://h/v1", model="m")
+
+
 @pytest.mark.parametrize("text, expected", [
     ('{"a": 1}', {"a": 1}),
     ('Sure:\n```json\n{"Diagnosis": {"Score": 8}}\n```', {"Diagnosis": {"Score": 8}}),

@@ -127,6 +127,16 @@ def test_bad_arguments_are_clear_errors(tmp_path, tiny_checkpoint):
         LlavaEcg(pretrained=str(tiny_checkpoint), dtype="int8")
 
 
+def test_our_own_ecg_template_is_available_without_the_train_plugin(tiny_checkpoint, monkeypatch):
+    from llava import conversation
+
+    from llava_ecg.train.templates import ECG_SYSTEM_PROMPT
+
+    monkeypatch.delitem(conversation.conv_templates, "ecg_v1", raising=False)  # a fresh lmms-eval process
+    m = LlavaEcg(pretrained=str(tiny_checkpoint), conv_template="ecg_v1")
+    assert m.build_prompt([("Rhythm?", None)]).startswith(ECG_SYSTEM_PROMPT)
+
+
 def test_lora_checkpoint_with_model_base_is_merged(tiny_checkpoint, tmp_path):
     """A LoRA run folder as upstream ``llava.train`` writes it (adapter + non_lora_trainables.bin + config.json)."""
     from llava.model import LlavaLlamaForCausalLM

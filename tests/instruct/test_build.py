@@ -219,3 +219,23 @@ def test_tuple_keyed_mix_is_recorded(tmp_path, synthetic_pool):
     stamp = json.loads((tmp_path / "t" / "build.json").read_text())
     assert stamp["config"]["mix"] == {"feature.open": 2.0, "rhythm.mcq": 1.0}
     build_instruct(synthetic_records(synthetic_pool, 2), tmp_path / "t", cfg)  # same config resumes
+
+
+def threads_render(ecg, spec) -> bytes:
+    """Reports the OpenCV thread count of the worker that drew it (module level: picklable for the pool)."""
+    import cv2
+
+    return f"{cv2.getNumThreads()}".encode()
+
+
+def test_render_workers_are_single_threaded_and_safe_after_parent_used_opencv(tmp_path, synthetic_pool):
+    import cv2
+
+    from llava_ecg.instruct.images import render_jobs
+    from llava_ecg.render import render
+
+    render(synthetic_pool[0], dpi=50, distort="light")  # the parent has now run OpenCV's thread pool
+    jobs = [{"path": f"x/{k}.bin", "spec": {"seed": k}, "ecg": synthetic_pool[0]} for k in range(4)]
+    assert render_jobs(jobs, tmp_path, workers=2, render_fn=threads_render, progress=False) == 4
+    assert {(tmp_path / "x" / f"{k}.bin").read_bytes() for k in range(4)} == {b"1"}
+    assert cv2.getNumThreads() >= 1  # the parent's setting is left alone

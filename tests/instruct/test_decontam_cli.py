@@ -105,3 +105,31 @@ def test_synthetic_cli_build_is_trainable_on_the_fly(tmp_path):
     for row in rows:
         ecg = read_record(out / "records" / row["render"]["record"], source=row["render"]["source"])
         assert ecg.meta["id"] == row["render"]["record"] and ecg.meta["rhythm"]
+
+
+def test_cli_input_errors_are_one_line_not_tracebacks(tmp_path, capsys):
+    missing = tmp_path / "nowhere"
+    cases = [
+        (["build", "instruct", "--source", "ptbxl", "--root", str(missing), "-o", str(tmp_path / "a"),
+          "--no-progress"], "nowhere"),
+        (["build", "bench", "--source", "cpsc", "--root", str(missing), "-o", str(tmp_path / "b"),
+          "--no-progress"], "nowhere"),
+        (["validate", str(missing / "x.json"), "--no-progress"], "x.json"),
+        (["decontam", "--train", str(missing / "m.jsonl"), "--test", str(missing / "t.json")], "m.jsonl"),
+        (["build", "instruct", "--synthetic", "2", "-o", str(tmp_path / "c"), "--mix", "rhythm.mcq=lots",
+          "--no-progress"], "lots"),
+    ]
+    for argv, named in cases:
+        assert main([*argv]) == 1, argv
+        err = capsys.readouterr().err
+        assert "Traceback" not in err and named in err and err.startswith("llava-ecg "), err
+
+
+def test_unknown_mix_fails_before_any_record_is_read(tmp_path, synthetic_pool):
+    import pytest
+
+    def never():
+        raise AssertionError("a record was loaded although the configuration is invalid")
+
+    with pytest.raises(ValueError, match="unknown task"):
+        build_instruct([("r1", never)], tmp_path / "m", BuildConfig(mix={"rhythm.poem": 1}, progress=False))

@@ -197,3 +197,29 @@ def test_source_override_and_unknown(datasets):
         read_record(datasets["challenge"] / "E00001", source="holter")
     with pytest.raises(ECGReadError, match="not found"):
         read_record(datasets["challenge"] / "NOPE")
+
+
+def test_challenge_mat_v5_length_must_match_header(tmp_path):
+    import scipy.io
+
+    root = mini.make_challenge(tmp_path / "c", records=(mini.CHALLENGE_RECORDS[0],))
+    mat = root / "A0001.mat"
+    val = mini.digital_signal("A0001", 1000, 1000.0).T.copy()  # (12, 1000): shorter than the header says
+    scipy.io.savemat(str(mat), {"val": val})  # a MATLAB 5 file, decoded through scipy
+    with pytest.raises(ECGReadError, match="A0001.mat.*1000 samples but the header says"):
+        read_record(root / "A0001")
+
+
+def test_challenge_mat_v4_corrupt_size_is_truncation_not_allocation(tmp_path):
+    root = mini.make_challenge(tmp_path / "c", records=(mini.CHALLENGE_RECORDS[0],))
+    hea = root / "A0001.hea"
+    lines = hea.read_text().splitlines()
+    name, nsig, fs, *_ = lines[0].split()
+    lines[0] = f"{name} {nsig} {fs}"  # no sample count: the MAT matrix size alone decides
+    hea.write_text("\n".join(lines) + "\n")
+    mat = root / "A0001.mat"
+    raw = bytearray(mat.read_bytes())
+    raw[8:12] = np.array([2_000_000_000], dtype="<i4").tobytes()  # ncols: 12 x 2e9 int16 = 48 GB
+    mat.write_bytes(bytes(raw))
+    with pytest.raises(ECGReadError, match="truncated MAT file"):
+        read_record(root / "A0001")

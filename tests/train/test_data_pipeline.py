@@ -232,7 +232,9 @@ def test_on_the_fly_rows_render_in_the_worker_with_a_fresh_seed_per_epoch(tiny_b
             {"id": "r1", "image": "r1.png", "conversations": conv,
              "render": {"record": "ptb/broken", "source": None, "seed": 1}},
             {"id": "r2", "image": "r2.png", "conversations": conv,
-             "render": {"record": "../../etc/x", "seed": 1}}]
+             "render": {"record": "../../etc/x", "seed": 1}},
+            {"id": "r3", "image": "r3.png", "conversations": conv,  # absolute, outside records_root
+             "render": {"record": str(tmp_path / "elsewhere" / "x"), "seed": 1}}]
     da = data_args(tiny_base, tmp_path, aspect="pad", rerender_per_epoch=True)
     ds = make_dataset(rows, tmp_path / "records", tokenizer, da)
     item = ds[ds.plan.key(0, 0)]
@@ -243,8 +245,8 @@ def test_on_the_fly_rows_render_in_the_worker_with_a_fresh_seed_per_epoch(tiny_b
     ds[ds.plan.key(1, 0)]
     ds[ds.plan.key(1, 0)]
     assert calls[1][1]["seed"] == calls[2][1]["seed"] == epoch_seed(7, 1) != 7  # fresh, but reproducible
-    item = ds[ds.plan.key(0, 1)]  # unreadable record -> next row; unsafe record path -> next row
-    assert [r for r, _ in item[STATS_KEY]["skipped"]] == ["unreadable_record", "unsafe_path"]
+    item = ds[ds.plan.key(0, 1)]  # unreadable record -> next row; unsafe record paths -> next row
+    assert [r for r, _ in item[STATS_KEY]["skipped"]] == ["unreadable_record", "unsafe_path", "unsafe_path"]
 
     da.rerender_per_epoch = False
     ds[ds.plan.key(3, 0)]

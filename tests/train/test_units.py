@@ -92,7 +92,9 @@ def test_mixture_yaml_resolves_paths_and_rejects_mistakes(tmp_path):
     assert b.data_path == "/abs/b.json" and b.image_folder == "/default" and b.records_root == "/rec"
     for text, problem in [("sources: []", "non-empty 'sources'"), ("sources:\n  - {weight: 1}", "needs a 'data_path'"),
                           ("sources:\n  - {data_path: a, wieght: 1}", "unknown keys"),
-                          ("sources:\n  - {data_path: a, weight: -1}", "must be >= 0")]:
+                          ("sources:\n  - {data_path: a, weight: -1}", "must be >= 0"),
+                          ("sources:\n  - {data_path: a, weight: .inf}", "must be >= 0 and finite"),
+                          ("sources:\n  - {data_path: a, weight: half}", "weight 'half' is not a number")]:
         (tmp_path / "bad.yaml").write_text(text)
         with pytest.raises(MixtureError, match=problem):
             parse_data_path(str(tmp_path / "bad.yaml"), image_folder=None, records_root=None)
@@ -265,3 +267,36 @@ def test_time_limit_stops_training_at_a_step_boundary():
         cb.on_train_begin(None, state, control)
         cb.on_step_end(None, state, control)
         assert control.should_training_stop is stops
+
+
+def test_merge_lora_refuses_an_output_that_would_destroy_an_input(tmp_path):
+    from llava_ecg.train.merge import MergeError, merge_lora
+
+    lora, base = tmp_path / "lora", tmp_path / "base"
+    for folder in (lora, base):
+        folder.mkdir()
+        (folder / "config.json").write_text("{}")
+    for name in ("adapter_config.json", "non_lora_trainables.bin"):
+        (lora / name).write_text("{}")
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep me")
+    # every case is refused before any model is loaded, and nothing is deleted
+    for out, problem in ((lora, "overwrite the LoRA run"), (base, "overwrite the base model"),
+                         (tmp_path, "overwrite the LoRA run"), (tmp_path / "mine", "not a checkpoint")):
+        with pytest.raises(MergeError, match=problem):
+            merge_lora(lora, base, out)
+    assert (lora / "adapter_config.json").is_file() and (base / "config.json").is_file()
+    assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"
+
+
+def test_resolved_recipe_is_saved_where_upstream_writes_the_run(tmp_path):
+    import yaml
+
+    from llava_ecg.train.run import _record_recipe, build_command
+
+    argv, _, resolved = build_command(["tiny/cpu", f"output_dir={tmp_path / 'a'}", "--output_dir", str(tmp_path / "b")])
+    _record_recipe(argv, resolved)  # upstream's parser keeps the last --output_dir: so do we
+    saved = yaml.safe_load((tmp_path / "b" / "llava_ecg_recipe.yaml").read_text())
+    assert saved["recipe"].endswith("cpu.yaml") and not (tmp_path / "a").exists()
+    _record_recipe(["--learning_rate", "1", f"--output_dir={tmp_path / 'c'}"], {"x": 1})
+    assert yaml.safe_load((tmp_path / "c" / "llava_ecg_recipe.yaml").read_text()) == {"x": 1}

@@ -194,8 +194,13 @@ def score_judged(subset: Subset, pairs, *, judge: Judge | None, bootstrap: int, 
     from llava_ecg.eval import metrics
     from llava_ecg.eval.scoring import Scores
 
-    judge = judge if judge is not None else Judge.from_env()
-    judgements = judge.judge(subset, pairs)
+    own = judge is None
+    judge = Judge.from_env() if own else judge
+    try:
+        judgements = judge.judge(subset, pairs)
+    finally:
+        if own:  # a judge we opened from the environment: close its HTTP connections
+            judge.close()
     good = [j for j in judgements if j.ok]
     criteria = judge.prompt(subset.kind).criteria
     result = Scores()

@@ -138,7 +138,7 @@ def _read_rows(path: Path) -> list[dict]:
             rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
         else:
             rows = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
+    except (OSError, ValueError) as exc:  # ValueError: JSONDecodeError and UnicodeDecodeError
         raise ECGBenchDataError(f"{path}: not valid JSON ({exc})") from exc
     if not isinstance(rows, list) or not rows:
         raise ECGBenchDataError(f"{path}: expected a non-empty list of rows")

@@ -112,6 +112,9 @@ class LlavaEcg(lmms):
         from llava.conversation import conv_templates
         from llava.model.builder import load_pretrained_model
 
+        from llava_ecg.train.templates import register_templates
+
+        register_templates()  # a model trained with our ecg_v1 template is evaluated with it
         if self.conv_template not in conv_templates:
             raise ValueError(f"conv_template {self.conv_template!r} is not registered in llava.conversation "
                              f"(known: {', '.join(sorted(conv_templates))})")
