@@ -10,6 +10,7 @@ Prompts for ``cpsc-test``, ``code15-test``, ``g12-test-no-cot``/``csn-test-no-co
 """
 from __future__ import annotations
 
+import logging
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,8 @@ from .facts import SOURCES, RecordFacts, record_facts
 from .sources import reader_source
 from .labels import CPSC_SPACE, Label
 from .tasks import LETTERS, clean_report, is_probably_english
+
+log = logging.getLogger(__name__)
 
 CPSC_PROMPT = (
     "You are provided with an ECG signal image. Please classify the ECG image into the following diagnostic "
@@ -196,6 +199,7 @@ def build_bench(subset_name: str, records, out_dir, *, seed: int = 0, limit: int
     ``records``: ``(ref, ECG or loader)`` pairs, already restricted to the test split where the source has one.
     ``limit``: a seeded random sample of that many records (default: all; ``ptb-test-report``: 500).
     ``patient_split``: keep only test patients (1 in 10 by a stable hash) for sources without an official split.
+    Unreadable records are skipped and listed in the result's ``failed`` as ``(ref, error)``.
     """
     from llava_ecg.render.spec import RenderSpec
 
@@ -214,13 +218,19 @@ def build_bench(subset_name: str, records, out_dir, *, seed: int = 0, limit: int
     accepted: list[tuple[int, list[dict], list[dict]]] = []
     pending_jobs: list[dict] = []
     skipped = 0
+    failed: list[tuple[str, str]] = []
     bar = tqdm(total=limit or len(records), desc=f"bench {subset_name}", unit="rec", disable=not progress)
     for idx in order:
         if limit is not None and len(accepted) >= limit:
             break
         ref, ecg = records[idx]
-        ecg = ecg() if callable(ecg) else ecg
-        facts = record_facts(ref, ecg, src, estimate=False)
+        try:
+            ecg = ecg() if callable(ecg) else ecg
+            facts = record_facts(ref, ecg, src, estimate=False)
+        except ValueError as exc:  # ECGReadError: one unreadable record must not end the build
+            log.warning("skipping %s: %s", ref, exc)
+            failed.append((ref, str(exc)))
+            continue
         if by_database and facts.source != SUBSET_SOURCES[subset_name]:
             skipped += 1  # e.g. a CPSC record in a Challenge folder while building g12-test-no-cot
             continue
@@ -257,7 +267,8 @@ def build_bench(subset_name: str, records, out_dir, *, seed: int = 0, limit: int
     files = {"rows": out / f"{subset_name}.json", "manifest": out / f"{subset_name}.manifest.jsonl"}
     n = rio.write_json_array(files["rows"], (r for _, rows, _m in accepted for r in rows))
     rio.write_jsonl(files["manifest"], (m for _, _r, man in accepted for m in man))
-    return {"subset": subset_name, "rows": n, "records": len(accepted), "skipped": skipped, "files": files}
+    return {"subset": subset_name, "rows": n, "records": len(accepted), "skipped": skipped, "failed": failed,
+            "files": files}
 
 
 def _bench_name(facts: RecordFacts) -> str:

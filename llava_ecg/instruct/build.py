@@ -265,8 +265,18 @@ class ChunkFiles:
         self.counts = parts / f"counts-{index:06d}.json"
         self.failed = parts / f"failed-{index:06d}.jsonl"
 
-    def done(self) -> bool:
-        return all(p.exists() for p in (self.rows, self.manifest, self.counts, self.failed))
+    def done(self, refs_digest: str) -> bool:
+        """Finished, and for the same records: a rerun with another ``--limit``, root or split must redo it."""
+        if not all(p.exists() for p in (self.rows, self.manifest, self.counts, self.failed)):
+            return False
+        try:
+            return json.loads(self.counts.read_text(encoding="utf-8")).get("refs") == refs_digest
+        except (OSError, ValueError, AttributeError):
+            return False
+
+
+def _refs_digest(records_of_chunk) -> str:
+    return hashlib.sha256("\n".join(ref for ref, _ in records_of_chunk).encode()).hexdigest()[:16]
 
 
 @dataclass
@@ -309,7 +319,8 @@ def build_instruct(records: RecordInput, out_dir, cfg: BuildConfig | None = None
         for index, records_of_chunk in _shard_chunks(records, cfg, key_of, stats):
             chunk = ChunkFiles(parts, index)
             chunk_files.append(chunk)
-            if chunk.done():
+            refs_digest = _refs_digest(records_of_chunk)
+            if chunk.done(refs_digest):
                 result.skipped_chunks += 1
                 bar.update(len(records_of_chunk))
                 continue
@@ -340,14 +351,14 @@ def build_instruct(records: RecordInput, out_dir, cfg: BuildConfig | None = None
                 render_jobs(jobs, out / "images", workers=cfg.workers, render_fn=render_fn, progress=cfg.progress)
             rio.write_jsonl(chunk.failed, failed)
             with rio.atomic_open(chunk.counts) as fh:
-                json.dump(_chunk_counts(manifest), fh)
+                json.dump({**_chunk_counts(manifest), "refs": refs_digest}, fh)
             rio.write_jsonl(chunk.manifest, manifest)
             rio.write_jsonl(chunk.rows, rows)  # last: its presence marks the chunk as finished
     finally:
         bar.close()
     result.excluded = stats["excluded"]
     result.files, result.rows, result.records = _assemble(out, shard_tag, chunk_files, cfg)
-    result.failed = [(f["record"], f["error"]) for p in sorted(parts.glob("failed-*.jsonl")) for f in rio.iter_jsonl(p)]
+    result.failed = [(f["record"], f["error"]) for c in chunk_files for f in rio.iter_jsonl(c.failed)]
     return result
 
 

@@ -63,10 +63,10 @@ def _rows_keys(path: Path) -> tuple[set[str], dict[str, str]]:
     """Record keys and key -> patient of a manifest, row file (ECGInstruct/ECGBench JSON/JSONL) or a plain
     list of record references (one per line)."""
     keys, patients = set(), {}
-    with open(path, encoding="utf-8", errors="replace") as fh:
+    with open(path, encoding="utf-8-sig", errors="replace") as fh:
         text_head = fh.read(4096).lstrip()[:1]
     if text_head not in ("[", "{"):
-        for line in path.read_text(encoding="utf-8").splitlines():
+        for line in path.read_text(encoding="utf-8-sig").splitlines():
             if line.strip():
                 keys.add(record_key(line.strip()))
         return keys, patients

@@ -57,7 +57,7 @@ def write_json_array(path, rows: Iterable[dict]) -> int:
 
 
 def iter_jsonl(path) -> Iterator[dict]:
-    with open(path, encoding="utf-8") as fh:
+    with open(path, encoding="utf-8-sig") as fh:
         for lineno, line in enumerate(fh, 1):
             if not line.strip():
                 continue
@@ -70,7 +70,7 @@ def iter_jsonl(path) -> Iterator[dict]:
 def iter_json_array(path, chunk_size: int = 1 << 20) -> Iterator[Any]:
     """Yield the elements of a top-level JSON array without loading the file."""
     decoder = json.JSONDecoder()
-    with open(path, encoding="utf-8") as fh:
+    with open(path, encoding="utf-8-sig") as fh:
         buf, consumed, eof = "", 0, False
 
         def fill() -> bool:
@@ -126,7 +126,7 @@ def iter_json_array(path, chunk_size: int = 1 << 20) -> Iterator[Any]:
 
 def iter_rows(path) -> Iterator[dict]:
     """Rows of a ``.json`` array or ``.jsonl`` file (decided by the first non-blank character)."""
-    with open(path, encoding="utf-8") as fh:
+    with open(path, encoding="utf-8-sig") as fh:
         head = fh.read(4096).lstrip()
     if head.startswith("["):
         return iter_json_array(path)

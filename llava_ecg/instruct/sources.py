@@ -65,7 +65,7 @@ def iter_source(source: str, root, *, split: str | None = None, limit: int | Non
     missing or empty dataset fails before a build starts."""
     key = canonical_source(source)
     refs = list_records(key, root, split=split)
-    refs = refs[:limit] if limit else refs
+    refs = refs[:limit] if limit is not None else refs
     return ((ref, functools.partial(load_record, Path(root), ref, key)) for ref in refs)
 
 
@@ -136,7 +136,7 @@ def iter_ecgqa_records(ecgqa_root, ptbxl_root, *, split: str = "train", variant:
         sample["options"] = options_for(sample, table)
         by_record.setdefault(sample["ecg_paths"][0], []).append(sample)
     refs = sorted(by_record)
-    for ref in refs[:limit] if limit else refs:
+    for ref in refs[:limit] if limit is not None else refs:
         yield ref, functools.partial(_load_with_questions, Path(ptbxl_root), ref, by_record[ref])
 
 

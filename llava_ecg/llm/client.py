@@ -181,16 +181,37 @@ class ChatClient:
 
     def complete_many(self, requests: Sequence[Sequence[dict] | str], *, desc: str = "LLM",
                       progress: bool = True) -> list[ChatResult]:
-        """Complete every request with at most ``concurrency`` in flight; results in input order."""
+        """Complete every request with at most ``concurrency`` in flight; results in input order.
+
+        If the first request to finish has exhausted its retries on connection errors or timeouts before any request
+        succeeded, the endpoint is taken as unreachable (a wrong URL or port, a server that is down): requests not yet
+        started are not sent and come back failed with that reason. Otherwise a dead endpoint would cost every item
+        its full backoff, ~1 minute each."""
         from tqdm.auto import tqdm
 
         results: list[ChatResult | None] = [None] * len(requests)
+        unreachable: str | None = None
+        succeeded = False
         with ThreadPoolExecutor(max_workers=self.config.concurrency) as pool, \
                 tqdm(total=len(requests), desc=desc, disable=not progress) as bar:
             futures = {pool.submit(self.complete, r): i for i, r in enumerate(requests)}
             for future in as_completed(futures):
-                results[futures[future]] = future.result()
                 bar.update(1)
+                if future.cancelled():
+                    continue
+                result = results[futures[future]] = future.result()
+                succeeded = succeeded or result.ok
+                if not succeeded and unreachable is None and _unreachable(result):
+                    unreachable = result.error
+                    for pending in futures:
+                        pending.cancel()  # only those not started yet; the ones in flight finish normally
+        for i, request in enumerate(requests):
+            if results[i] is None:
+                messages = [{"role": "user", "content": request}] if isinstance(request, str) else request
+                key = request_key(self.config.model, {k: v for k, v in self._body(messages, {}).items()
+                                                      if k != "model"})
+                results[i] = ChatResult(False, None, self.config.model, key,
+                                        error=f"not sent: the endpoint looks unreachable ({unreachable})")
         return results  # type: ignore[return-value]
 
     def _request_with_retries(self, body: dict, key: str) -> ChatResult:
@@ -234,6 +255,11 @@ class ChatClient:
             return min(max(retry_after, 0.0), 10 * self.config.backoff_max_s)
         cap = min(self.config.backoff_max_s, self.config.backoff_s * 2 ** (attempt - 1))
         return cap / 2 + random.uniform(0, cap / 2)  # "equal jitter": spread retries without losing the backoff
+
+
+def _unreachable(result: ChatResult) -> bool:
+    return (not result.ok and result.status is None and result.attempts > 0
+            and any(m in (result.error or "") for m in ("connection error", "timeout after")))
 
 
 def _message_text(raw: Any) -> tuple[str | None, str | None]:

@@ -10,7 +10,7 @@ from typing import Any, Mapping
 # meta key (first one present wins) -> printed label and unit
 _FIELDS = (
     (("id", "record", "ecg_id"), "ID", ""),
-    (("date", "recording_date", "datetime"), "Date", ""),
+    (("date", "recording_date", "recorded_at", "ecg_time", "datetime"), "Date", ""),  # PTB-XL, WFDB/Challenge, MIMIC
     (("age",), "Age", ""),
     (("sex",), "Sex", ""),
     (("hr", "heart_rate"), "HR", " bpm"),

@@ -5,6 +5,7 @@
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,8 +38,8 @@ class ECG:
             raise ValueError(f"ECG.signal must be 2-D (n_samples, n_leads), got shape {self.signal.shape}")
         if self.signal.shape[1] != len(self.leads):
             raise ValueError(f"ECG has {self.signal.shape[1]} signal columns but {len(self.leads)} lead names")
-        if not self.fs or self.fs <= 0:
-            raise ValueError(f"ECG.fs must be positive, got {self.fs}")
+        if not self.fs or not math.isfinite(self.fs) or self.fs <= 0:
+            raise ValueError(f"ECG.fs must be a positive finite number, got {self.fs}")
         self.leads = list(self.leads)
 
     @property

@@ -6,6 +6,7 @@ NaN samples are interpolated for the filter and put back as NaN at the nearest n
 """
 from __future__ import annotations
 
+import math
 from fractions import Fraction
 
 import numpy as np
@@ -18,13 +19,13 @@ __all__ = ["resample", "crop_or_pad", "window", "strip_zero_padding", "select_le
 def _with(ecg: ECG, signal: np.ndarray, fs: float | None = None, leads=None, **meta) -> ECG:
     new_meta = dict(ecg.meta)
     new_meta.update(meta)
-    return ECG(signal=signal, fs=fs or ecg.fs, leads=list(leads or ecg.leads), meta=new_meta)
+    return ECG(signal=signal, fs=fs or ecg.fs, leads=list(ecg.leads if leads is None else leads), meta=new_meta)
 
 
 def resample(ecg: ECG, fs: float) -> ECG:
     """``ecg`` at sampling rate ``fs`` Hz (same duration)."""
-    if fs <= 0:
-        raise ValueError(f"target fs must be positive, got {fs}")
+    if not math.isfinite(fs) or fs <= 0:
+        raise ValueError(f"target fs must be a positive finite number, got {fs}")
     if float(fs) == float(ecg.fs):
         return _with(ecg, ecg.signal.copy())
     ratio = Fraction(float(fs) / float(ecg.fs)).limit_denominator(1000)
@@ -39,7 +40,7 @@ def resample(ecg: ECG, fs: float) -> ECG:
             bad = nan[:, j]
             x[bad, j] = np.interp(idx[bad], idx[~bad], x[~bad, j]) if (~bad).any() else 0.0
     y = resample_poly(x, ratio.numerator, ratio.denominator, axis=0)
-    n_new = int(round(ecg.n_samples * float(fs) / float(ecg.fs)))
+    n_new = max(1, int(round(ecg.n_samples * float(fs) / float(ecg.fs))))  # never resample to an empty record
     y = y[:n_new]
     if nan.any():
         pos = np.minimum((np.arange(y.shape[0]) * float(ecg.fs) / float(fs)).round().astype(int), ecg.n_samples - 1)
@@ -91,6 +92,9 @@ def strip_zero_padding(ecg: ECG) -> ECG:
 
 def select_leads(ecg: ECG, leads) -> ECG:
     """Only ``leads`` (names, case-insensitive), in the given order."""
+    leads = [leads] if isinstance(leads, str) else list(leads)
+    if not leads:
+        raise ValueError("select_leads needs at least one lead name")
     idx = []
     for name in leads:
         matches = [i for i, lead in enumerate(ecg.leads) if lead.lower() == str(name).lower()]

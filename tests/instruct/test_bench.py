@@ -190,3 +190,24 @@ def test_challenge_folder_is_split_by_database(tmp_path, mini_root):
     letter, text = g12["conversations"][1]["value"].split(". ", 1)
     assert f"\n{letter}. {text}" in g12["conversations"][0]["value"]
     assert set(re.findall(r"(\w+)\(", text)) == {"AF", "IAVB"}
+
+
+def test_unreadable_record_is_skipped_and_reported_not_fatal(tmp_path, mini_root, capsys):
+    from llava_ecg.signals import ECGReadError
+
+    def broken():
+        raise ECGReadError("cpsc/A9999.mat", "truncated MAT file")
+
+    recs = [*_records("cpsc"), ("A9999", broken)]
+    info = bench.build_bench("cpsc-test", recs, tmp_path / "api", progress=False, render=False)
+    assert info["failed"] == [("A9999", "cpsc/A9999.mat: truncated MAT file")]
+    assert info["records"] == len(recs) - 1
+    root = tmp_path / "ch"
+    import shutil
+    shutil.copytree(mini_root["challenge"], root)
+    (root / "A0002.mat").write_bytes((root / "A0002.mat").read_bytes()[:100])  # truncated signal file
+    assert main(["build", "bench", "--source", "cpsc", "--root", str(root), "-o", str(tmp_path / "cli"),
+                 "--no-images", "--no-progress"]) == 0
+    captured = capsys.readouterr()
+    assert "1 unreadable" in captured.out and "A0002" in captured.err
+    assert "cpsc-A0001" in {r["id"] for r in _rows(tmp_path / "cli", "cpsc-test")}

@@ -239,3 +239,15 @@ def test_render_workers_are_single_threaded_and_safe_after_parent_used_opencv(tm
     assert render_jobs(jobs, tmp_path, workers=2, render_fn=threads_render, progress=False) == 4
     assert {(tmp_path / "x" / f"{k}.bin").read_bytes() for k in range(4)} == {b"1"}
     assert cv2.getNumThreads() >= 1  # the parent's setting is left alone
+
+
+def test_rerun_with_a_larger_limit_redoes_chunks_of_other_records(tmp_path, synthetic_pool):
+    records = synthetic_records(synthetic_pool, 12)
+    full = build_instruct(records, tmp_path / "full", _cfg())
+    out = tmp_path / "grown"
+    first = build_instruct(records[:3], out, _cfg())  # `--limit 3`: chunk 0 finished with 3 of its 7 records
+    assert first.records == 3 and first.skipped_chunks == 0
+    again = build_instruct(records, out, _cfg())  # same folder, all records: chunk 0 must not count as done
+    assert again.skipped_chunks == 0 and again.records == full.records == 12
+    assert _bytes(out, *OUTPUTS) == _bytes(tmp_path / "full", *OUTPUTS)
+    assert build_instruct(records, out, _cfg()).skipped_chunks == 2  # an unchanged rerun still resumes

@@ -97,3 +97,15 @@ def test_validate_streams_counts_and_checks_images(tmp_path, capsys):
     good = tmp_path / "good.jsonl"
     good.write_text("\n".join(json.dumps(r) for r in rows[:3]) + "\n")
     assert main(["validate", str(good), "--no-progress"]) == 0
+
+
+def test_row_files_with_a_utf8_bom_read_like_without(tmp_path):
+    """Files saved by Windows tools start with a BOM; it must not turn an array into 'invalid JSONL'."""
+    from llava_ecg.instruct.decontam import load_keys
+
+    rows = [{"id": "ptb-xl-00001-0", "image": "ptb-xl/00001_hr-0.png"}, {"id": "ptb-xl-00002-0", "image": "ptb-xl/00002_hr-0.png"}]
+    for name, text in (("a.json", json.dumps(rows)), ("b.jsonl", "\n".join(json.dumps(r) for r in rows) + "\n")):
+        path = tmp_path / name
+        path.write_bytes(b"\xef\xbb\xbf" + text.encode())
+        assert list(rio.iter_rows(path)) == rows
+        assert load_keys([path]) == {"ptbxl:1", "ptbxl:2"}

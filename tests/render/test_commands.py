@@ -65,3 +65,25 @@ def test_seeds_differ_per_record_and_image():
 def test_bad_arguments_give_an_error_not_a_traceback(tmp_path, capsys):
     assert main(["render", "x", "-o", str(tmp_path / "x.png"), "--layout", "9x9"]) == 2
     assert "unknown layout" in capsys.readouterr().err
+
+
+def test_single_record_write_failure_is_one_line_and_leaves_no_temp(tmp_path, capsys):
+    root = _records(tmp_path)
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file where a folder is needed")
+    assert main(["render", str(root / "a" / "rec1"), "-o", str(blocker / "one.png"), "--dpi", "30"]) == 1
+    err = capsys.readouterr().err
+    assert "cannot write" in err and "one.png" in err and "Traceback" not in err
+    out = tmp_path / "ok.png"
+    assert main(["render", str(root / "a" / "rec1"), "-o", str(out), "--dpi", "30", "--params"]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("ok")) == ["ok.json", "ok.png"]
+    assert not list(tmp_path.glob(".ok.*"))  # atomic writes leave no temp files behind
+
+
+def test_batch_counts_must_be_positive(tmp_path, capsys):
+    import pytest
+
+    for flag in ("--variants", "--workers"):
+        with pytest.raises(SystemExit) as exc:
+            main(["render", str(tmp_path), "-o", str(tmp_path / "out"), flag, "0"])
+        assert exc.value.code == 2 and "at least 1" in capsys.readouterr().err

@@ -125,3 +125,33 @@ def test_wrinkles_bend_the_paper(sinus):
     assert np.array_equal(np.asarray(render_page(sinus, dpi=100, distort=flat).image), clean)
     moved = np.asarray(render_page(sinus, dpi=100, distort=bent).image)
     assert moved.shape == clean.shape and not np.array_equal(moved, clean)
+
+
+@pytest.mark.parametrize("item,match", [
+    ({"type": "rotate", "limit": "a"}, "'rotate': invalid options"),
+    ({"type": "jpeg", "quality": [90, 10]}, "'jpeg': invalid options"),
+    ({"type": "blur", "sigma": -3}, "'blur': invalid options"),
+])
+def test_malformed_options_are_spec_errors_on_every_seed(item, match, sinus):
+    # p=0.01: the transform almost never fires, yet the config error must surface at once, typed
+    config = {"transforms": [{**item, "p": 0.01}]}
+    with pytest.raises(RenderSpecError, match=match):
+        Compose.from_config(config)
+    with pytest.raises(RenderSpecError, match=match):
+        render_page(sinus, distort=config, dpi=30)
+
+
+def test_transform_apply_failures_name_the_transform():
+    @register_transform
+    class Broken(Transform):
+        name = "test_broken"
+
+        def apply(self, image, params):
+            raise TypeError("boom")
+
+    try:
+        pipe = Compose.from_config({"transforms": [{"type": "test_broken"}]})
+        with pytest.raises(RenderSpecError, match="'test_broken' failed.*boom"):
+            pipe.apply(_page(), pipe.sample(0))
+    finally:
+        TRANSFORMS.pop("test_broken")

@@ -146,6 +146,9 @@ def test_header_is_optional_and_prints_meta(sinus):
     lines = header_lines(sinus.meta)
     assert lines[0].startswith("ID: ") and "Sex: " in lines[1] and "QTc: " in lines[2]
     assert header_lines({"age": 50, "sex": "male", "hr": 71.6, "qrs": None}) == ["Age: 50    Sex: M", "HR: 72 bpm"]
+    # the date key each reader sets: WFDB/Challenge `recorded_at`, MIMIC `ecg_time`
+    assert header_lines({"id": "E00001", "recorded_at": "2020-05-05 14:50:55"}) == ["ID: E00001    Date: 2020-05-05 14:50:55"]
+    assert header_lines({"ecg_time": "2180-07-23 08:44:00"}) == ["Date: 2180-07-23 08:44:00"]
 
 
 def test_rhythm_layout_is_small_at_low_dpi(sinus):

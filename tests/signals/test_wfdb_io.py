@@ -131,3 +131,18 @@ def test_cli_synth_and_info(tmp_path, capsys):
     assert main(["info", str(tmp_path / "missing")]) == 1
     assert "not found" in capsys.readouterr().err
     assert main(["synth", "-o", str(tmp_path), "--rhythms", "nope"]) == 2
+
+
+def test_ops_reject_bad_rates_and_empty_lead_selections():
+    ecg = synthesize("sinus", seed=3, duration=2.0)
+    for fs in (float("nan"), float("inf"), 0.0):
+        with pytest.raises(ValueError, match="positive finite"):
+            ECG(ecg.signal, fs, ecg.leads)
+        with pytest.raises(ValueError, match="positive finite"):
+            ecg.resample(fs)
+    with pytest.raises(ValueError, match="at least one lead"):
+        ecg.select_leads([])
+    one = ecg.select_leads("II")  # a single name, not its letters
+    assert one.leads == ["II"] and np.array_equal(one.signal[:, 0], ecg.lead("II"))
+    tiny = ECG(ecg.signal[:1], 500, ecg.leads).resample(100)
+    assert tiny.n_samples == 1 and tiny.leads == ecg.leads
