@@ -9,7 +9,6 @@ breaks (labels masked away, images mis-scaled, answers mis-parsed) the model sto
 """
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -18,6 +17,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from tqdm.auto import tqdm
+
+from llava_ecg.atomic import write_json
 
 from .tasks import KEY, RHYTHMS, register
 
@@ -43,6 +44,13 @@ class QuickstartConfig:
 
     def __post_init__(self):
         self.out_dir = Path(self.out_dir).resolve()
+        if self.train_per_class < 1 or self.test_per_class < 1:
+            raise ValueError(f"quickstart needs at least 1 training and 1 held-out record per class, got "
+                             f"train_per_class={self.train_per_class}, test_per_class={self.test_per_class}")
+        if not self.epochs > 0 and self.max_steps <= 0:
+            raise ValueError(f"epochs must be > 0 (or max_steps > 0), got epochs={self.epochs}")
+        if self.minutes is not None and not self.minutes > 0:
+            raise ValueError(f"minutes must be > 0, got {self.minutes}")
 
 
 @dataclass
@@ -95,7 +103,7 @@ def make_records(cfg: QuickstartConfig) -> dict[str, list[str]]:
                 back = read_record(path)
                 worst = max(worst, float(np.abs(back.signal - ecg.signal).max()))
         splits[split].append(ref)
-    (cfg.out_dir / "records" / "splits.json").write_text(json.dumps(splits))
+    write_json(cfg.out_dir / "records" / "splits.json", splits)
     print(f"      {sum(map(len, splits.values()))} WFDB records under {root} "
           f"(train {len(splits['train'])}, held-out {len(splits['test'])}; worst round-trip error {worst:.4f} mV)")
     return splits
@@ -255,7 +263,7 @@ def run_quickstart(cfg: QuickstartConfig) -> Path:
     report = stages.run("report", "table + plots", write_report, cfg, data=data, checkpoint=ckpt,
                         results={"before": before, "after": after}, gallery=gallery, stage_seconds=stages.seconds,
                         started=started)
-    (cfg.out_dir / "quickstart.json").write_text(json.dumps(
-        {"config": {k: str(v) for k, v in asdict(cfg).items()}, "stage_seconds": stages.seconds,
-         "report": str(report)}, indent=2))
+    write_json(cfg.out_dir / "quickstart.json",
+               {"config": {k: str(v) for k, v in asdict(cfg).items()}, "stage_seconds": stages.seconds,
+                "report": str(report)}, indent=2)
     return report

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+OTHER_IMAGE_SUFFIXES = (".gif", ".bmp", ".tif", ".tiff", ".webp", ".pdf", ".svg")
 
 
 def _positive_int(text: str) -> int:
@@ -78,6 +79,9 @@ def run(args) -> int:
         print(f"llava-ecg render: {exc}", file=sys.stderr)
         return 2
     out = Path(args.output)
+    if out.suffix.lower() in OTHER_IMAGE_SUFFIXES and not out.is_dir():  # else it silently became a batch folder
+        print(f"llava-ecg render: {out}: images are written as .png or .jpg, not {out.suffix}", file=sys.stderr)
+        return 2
     single = len(args.inputs) == 1 and out.suffix.lower() in IMAGE_SUFFIXES
     if single:
         fmt = "jpg" if out.suffix.lower() in (".jpg", ".jpeg") else "png"

@@ -41,6 +41,22 @@ def build_lmms_eval_command(args: argparse.Namespace) -> list[str]:
     return cmd + shlex.split(args.lmms_eval_args or "")
 
 
+def input_problem(args: argparse.Namespace) -> str | None:
+    """What is wrong with the local paths given, checked before lmms-eval starts (which would load for seconds and
+    then print a hub traceback for a mistyped folder). A hub id (``owner/name``) is left to the model loader."""
+    from pathlib import Path
+
+    for flag, value in (("model_path", args.model_path), ("--model-base", args.model_base)):
+        if not value or Path(value).expanduser().is_dir():
+            continue
+        looks_local = value.startswith(("/", ".", "~")) or value.count("/") != 1 or Path(value).exists()
+        if looks_local:
+            return f"{value}: {flag} is not a checkpoint folder"
+    if args.ecgbench_root and not Path(args.ecgbench_root).is_dir():
+        return f"{args.ecgbench_root}: --ecgbench-root is not a folder"
+    return None
+
+
 def _eval(args: argparse.Namespace) -> int:
     import os
     import subprocess
@@ -48,6 +64,10 @@ def _eval(args: argparse.Namespace) -> int:
     import time
     from pathlib import Path
 
+    problem = input_problem(args)
+    if problem:
+        print(f"llava-ecg eval: error: {problem}", file=sys.stderr)
+        return 2
     env = dict(os.environ)
     if not args.online:
         env.update(OFFLINE_ENV)

@@ -1,0 +1,20 @@
+"""Bad quickstart options stop at once with one line, before any stage runs (they used to crash in stage 1)."""
+from __future__ import annotations
+
+import pytest
+
+from llava_ecg.cli import main
+from llava_ecg.quickstart import QuickstartConfig
+
+
+@pytest.mark.parametrize("args", [["--train-per-class", "0"], ["--test-per-class", "0"], ["--epochs", "0"],
+                                  ["--minutes", "-1"]])
+def test_bad_options_are_one_line_errors(tmp_path, capsys, args):
+    assert main(["quickstart", "-o", str(tmp_path / "qs"), *args]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("llava-ecg quickstart: error: ") and "Traceback" not in err
+    assert not (tmp_path / "qs").exists()
+
+
+def test_max_steps_alone_is_enough():
+    assert QuickstartConfig(out_dir="x", epochs=0, max_steps=3).max_steps == 3
