@@ -55,3 +55,18 @@ def shared():
     if path is None:
         pytest.skip("../shared is absent")
     return path
+
+
+@pytest.fixture(scope="session")
+def mini_datasets(tmp_path_factory) -> dict[str, Path]:
+    """Small fixture datasets in the exact on-disk formats (tests/support/mini_datasets.py), built once."""
+    from tests.support import mini_datasets as mini
+
+    base = tmp_path_factory.mktemp("mini")
+    return {
+        "ptbxl": mini.make_ptbxl(base / "ptbxl"),
+        "mimic": mini.make_mimic(base / "mimic"),
+        "code15": mini.make_code15(base / "code15"),
+        "challenge": mini.make_challenge(base / "challenge"),
+        "ecgqa": mini.make_ecgqa(base / "ecgqa"),
+    }

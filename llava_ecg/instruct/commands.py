@@ -10,6 +10,8 @@ import json
 import sys
 from pathlib import Path
 
+from llava_ecg.cli import positive_int
+
 SOURCE_CHOICES = ("ptbxl", "mimic", "code15", "ecgqa", "cpsc", "g12", "csn", "challenge", "synthetic", "custom")
 OFFICIAL_SPLIT = ("ptbxl", "ecgqa")
 
@@ -49,16 +51,6 @@ def register(sub) -> None:
     p.set_defaults(func=_reported(cmd_decontam, "decontam"))
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
 def _shard(text: str) -> tuple[int, int]:
     try:
         i, n = (int(x) for x in text.split("/"))
@@ -88,27 +80,27 @@ def _register_instruct(bsub) -> None:
     p.set_defaults(mode="on-the-fly")
     p.add_argument("--split", choices=("train", "val", "test", "all"),
                    help="records of this split (default: train for PTB-XL/ECG-QA, all otherwise)")
-    p.add_argument("--limit", type=_positive_int, help="only the first N records")
+    p.add_argument("--limit", type=positive_int, help="only the first N records")
     p.add_argument("--shard", type=_shard, default=(0, 1), metavar="I/N")
     p.add_argument("--exclude", action="append", default=[], metavar="TESTSET",
                    help="leave out records of this test set (ECGBench JSON, manifest or record list); repeatable")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--samples-per-record", type=_positive_int, default=4)
+    p.add_argument("--samples-per-record", type=positive_int, default=4)
     p.add_argument("--mix", default="balanced",
                    help="'balanced', 'pulse' (Table A1 ratios) or weights like rhythm.mcq=2,report.open=1")
     p.add_argument("--layouts", default="3x4", help="comma list to draw from, e.g. 3x4,6x2,12x1")
     p.add_argument("--distort", default="mixed", choices=("none", "light", "heavy", "mixed"))
     p.add_argument("--header-prob", type=float, default=0.0, help="probability of a printed header on an image")
-    p.add_argument("--images-per-record", type=_positive_int, default=1)
+    p.add_argument("--images-per-record", type=positive_int, default=1)
     p.add_argument("--image-prefix", default="",
                    help="variant folder inside each source folder (e.g. aug_3x4), so several render configurations "
                         "can share one image root")
-    p.add_argument("--workers", type=_positive_int, default=1, help="render processes (--render)")
-    p.add_argument("--chunk-size", type=_positive_int, default=1000, help="records per resumable chunk")
+    p.add_argument("--workers", type=positive_int, default=1, help="render processes (--render)")
+    p.add_argument("--chunk-size", type=positive_int, default=1000, help="records per resumable chunk")
     p.add_argument("--llm-url", help="OpenAI-compatible base URL (…/v1): rewrite + quality filter")
     p.add_argument("--llm-model", help="model name for --llm-url (key from LLAVA_ECG_LLM_KEY or OPENAI_API_KEY)")
     p.add_argument("--llm-threshold", type=float, default=3.0, help="drop pairs scored below this (0-5)")
-    p.add_argument("--llm-concurrency", type=_positive_int, default=8)
+    p.add_argument("--llm-concurrency", type=positive_int, default=8)
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=_reported(cmd_build_instruct, "build instruct"))
 
@@ -129,12 +121,12 @@ def _register_bench(bsub) -> None:
                    help="PTB-XL/ECG-QA split to draw from (default test = strat_fold 10)")
     p.add_argument("--patient-split", action="store_true",
                    help="sources without an official split: keep 1 patient in 10 (stable hash) as test")
-    p.add_argument("--limit", type=_positive_int, help="seeded random sample of N records (ptb-test-report default 500)")
+    p.add_argument("--limit", type=positive_int, help="seeded random sample of N records (ptb-test-report default 500)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-images", action="store_true", help="write rows and manifest only")
     p.add_argument("--layout", default="3x4")
     p.add_argument("--distort", default="none", choices=("none", "light", "heavy"))
-    p.add_argument("--workers", type=_positive_int, default=1)
+    p.add_argument("--workers", type=positive_int, default=1)
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=_reported(cmd_build_bench, "build bench"))
 

@@ -5,20 +5,10 @@ import json
 import sys
 from pathlib import Path
 
+from llava_ecg.cli import positive_int
+
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 OTHER_IMAGE_SUFFIXES = (".gif", ".bmp", ".tif", ".tiff", ".webp", ".pdf", ".svg")
-
-
-def _positive_int(text: str) -> int:
-    import argparse
-
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
 
 
 def register(subparsers) -> None:
@@ -42,9 +32,9 @@ def register(subparsers) -> None:
     p.add_argument("--start", type=float, default=0.0, help="seconds into the record where the page starts")
     p.add_argument("--format", choices=("png", "jpg"), default=None,
                    help="batch image format (default: png when clean, jpg when distorted)")
-    p.add_argument("--variants", type=_positive_int, default=1, help="images per record with different seeds (batch)")
+    p.add_argument("--variants", type=positive_int, default=1, help="images per record with different seeds (batch)")
     p.add_argument("--all-pages", action="store_true", help="one image per 10 s page of long records (batch)")
-    p.add_argument("--workers", type=_positive_int, default=1)
+    p.add_argument("--workers", type=positive_int, default=1)
     p.add_argument("--params", action="store_true", help="write each image's recipe next to it as .json")
     p.add_argument("--overwrite", action="store_true")
     p.set_defaults(func=run)

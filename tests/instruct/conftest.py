@@ -7,7 +7,6 @@ import io
 import pytest
 
 from llava_ecg.signals.synthetic import RHYTHMS, synthesize
-from tests.support import mini_datasets as mini
 
 
 def fake_render(ecg, spec) -> bytes:
@@ -75,12 +74,5 @@ def synthetic_records(pool, n, prefix="syn"):
 
 
 @pytest.fixture(scope="session")
-def mini_root(tmp_path_factory):
-    base = tmp_path_factory.mktemp("instruct_mini")
-    return {
-        "ptbxl": mini.make_ptbxl(base / "ptbxl"),
-        "mimic": mini.make_mimic(base / "mimic"),
-        "code15": mini.make_code15(base / "code15"),
-        "challenge": mini.make_challenge(base / "challenge"),
-        "ecgqa": mini.make_ecgqa(base / "ecgqa"),
-    }
+def mini_root(mini_datasets):
+    return mini_datasets

@@ -3,7 +3,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import mini_datasets as mini
 
 
 def shared_dir() -> Path | None:
@@ -25,12 +24,5 @@ def realdata() -> Path:
 
 
 @pytest.fixture(scope="session")
-def datasets(tmp_path_factory):
-    base = tmp_path_factory.mktemp("mini")
-    return {
-        "ptbxl": mini.make_ptbxl(base / "ptbxl"),
-        "mimic": mini.make_mimic(base / "mimic"),
-        "code15": mini.make_code15(base / "code15"),
-        "challenge": mini.make_challenge(base / "challenge"),
-        "ecgqa": mini.make_ecgqa(base / "ecgqa"),
-    }
+def datasets(mini_datasets):
+    return mini_datasets
