@@ -20,12 +20,13 @@ from tqdm.auto import tqdm
 
 from llava_ecg.atomic import write_json
 
+from llava_ecg.eval.lmms.commands import OFFLINE_ENV
+
 from .tasks import KEY, RHYTHMS, register
 
 SUBSET = "rhythm-mcq"
 TASK = "ecgbench_rhythm"
-OFFLINE = {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
-           "TOKENIZERS_PARALLELISM": "false", "WANDB_DISABLED": "true", "PYTHONUNBUFFERED": "1"}
+OFFLINE = {**OFFLINE_ENV, "TOKENIZERS_PARALLELISM": "false", "WANDB_DISABLED": "true", "PYTHONUNBUFFERED": "1"}
 
 
 @dataclass

@@ -1,24 +1,14 @@
-import os
 from pathlib import Path
 
 import pytest
 
-
-
-def shared_dir() -> Path | None:
-    env = os.environ.get("LLAVA_ECG_SHARED")
-    candidates = [Path(env)] if env else []
-    candidates.append(Path(__file__).resolve().parents[2] / ".." / "shared")
-    for c in candidates:
-        if (c / "realdata").is_dir():
-            return c.resolve()
-    return None
+from tests.conftest import shared_dir
 
 
 @pytest.fixture(scope="session")
 def realdata() -> Path:
     shared = shared_dir()
-    if shared is None:
+    if shared is None or not (shared / "realdata").is_dir():
         pytest.skip("../shared/realdata not present")
     return shared / "realdata"
 
