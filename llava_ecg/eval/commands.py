@@ -16,6 +16,8 @@ def _add_judge_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--concurrency", type=int, help="parallel judge requests (default 8)")
     group.add_argument("--cache-dir", help="judge cache folder (default $LLAVA_ECG_LLM_CACHE or ~/.cache/llava_ecg/llm)")
     group.add_argument("--prompt-file", help="replace the judge instruction text (e.g. the paper's Fig A9/A10 text)")
+    group.add_argument("--layout-file", help="YAML template placing instruction, reference and answer in the request "
+                                             "(default: the authors' layout; docs/judge.md)")
     group.add_argument("--no-json-mode", action="store_true", help="do not send response_format=json_object")
     group.add_argument("--timeout", type=float, help="seconds per judge request (default 120)")
 
@@ -54,6 +56,9 @@ def register(subparsers) -> None:
     r.add_argument("results_dir", metavar="RESULTS_DIR")
     r.add_argument("-o", "--output", help="folder for report.md and plots (default RESULTS_DIR)")
     r.add_argument("--no-plots", action="store_true")
+    r.add_argument("--paper-rows", metavar="MODELS",
+                   help="the paper's rows to show: default (PULSE-7B, GPT-4o, GPT-4o mini, Gemini 1.5 Pro, Claude 3.5 "
+                        "Sonnet, LLaVA-Med, ...), all, none, or comma-separated model names")
     r.set_defaults(func=_report)
 
 
@@ -72,7 +77,8 @@ def _judge_from_args(args):
                                  "or empty")
     prompt_file = {"report": args.prompt_file, "arena": args.prompt_file} if args.prompt_file else None
     return Judge.from_env(
-        progress=not args.quiet, prompt_file=prompt_file, base_url=args.judge_url, model=args.judge_model,
+        progress=not args.quiet, prompt_file=prompt_file, layout=args.layout_file, base_url=args.judge_url,
+        model=args.judge_model,
         api_key=key, auth=args.judge_auth, api_version=args.api_version, concurrency=args.concurrency,
         cache_dir=args.cache_dir, timeout_s=args.timeout, json_mode=False if args.no_json_mode else None,
     )
@@ -140,7 +146,7 @@ def _report(args) -> int:
     from llava_ecg.eval.report import write_report
 
     try:
-        path = write_report(args.results_dir, args.output, plots=not args.no_plots)
+        path = write_report(args.results_dir, args.output, plots=not args.no_plots, paper_rows=args.paper_rows)
     except EvalInputError as exc:
         print(f"llava-ecg report: error: {exc}", file=sys.stderr)
         return 2

@@ -77,7 +77,14 @@ class LlavaEcg(lmms):
                  batch_size: int | str = 1, attn_implementation: str | None = None, option_scores: bool | str = True,
                  **kwargs) -> None:
         super().__init__()
+        import importlib.util
+
         from llava_ecg import compat
+
+        if importlib.util.find_spec("llava") is None:
+            raise ModelLoadError("the llava_ecg model loads checkpoints through upstream LLaVA, which is not installed: "
+                                 "pip install 'llava-ecg[train]' and 'llava-torch==1.2.2.post1' --no-deps "
+                                 "(docs/install.md); for other models use lmms-eval's own (e.g. llava_hf, openai)")
 
         if kwargs:
             from loguru import logger

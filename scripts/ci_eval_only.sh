@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# The eval-only install, proved: a second venv holds what an lmms-eval user already has — lmms-eval 0.7.3 with the
+# dependencies pip resolves for it today (current transformers, no training pins) — then gets `llava-ecg[eval,api]`
+# from this checkout. Every installed version must be unchanged afterwards (pip resolution shown), and the ECGBench
+# tasks must run there with lmms-eval's own `openai` and `llava_hf` chat models (tests/evalonly, tests/eval/test_lmms_chat.py).
+# Usage: scripts/ci_eval_only.sh [VENV]   (default .venv-evalonly; reused when it exists)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+REPO="$PWD"
+VENV="${1:-.venv-evalonly}"
+case "$VENV" in /*) ;; *) VENV="$REPO/$VENV" ;; esac
+PY="${PYTHON:-python3}"
+PIP=("$VENV/bin/python" -m pip --disable-pip-version-check)
+start=$(date +%s)
+log() { echo "ci_eval_only: $* ($(( $(date +%s) - start )) s)"; }
+
+# 1. The user's environment (not ours to choose): the CPU torch wheel on this machine, lmms-eval with its current
+#    dependencies, decord (lmms-eval's llava_hf model imports it) and pytest to run the checks. Two fixes belong to
+#    lmms-eval 0.7.3 on a CPU machine, not to llava-ecg: PyPI's torchvision does not load beside the CPU torch (and
+#    then breaks `import transformers` image classes), and filelock 4 removed `filelock._api`, which lmms-eval's
+#    evaluator imports (docs/install.md).
+if [ ! -f "$VENV/.user-env" ]; then
+  [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
+  "${PIP[@]}" install -q --upgrade "pip>=24"
+  "${PIP[@]}" install -q torch==2.13.0
+  "${PIP[@]}" install -q -c <(echo torch==2.13.0) lmms-eval==0.7.3 decord pytest "filelock<4"
+  "${PIP[@]}" uninstall -q -y torchvision
+  touch "$VENV/.user-env"
+fi
+log "user environment ready"
+
+# 2. Install llava-ecg (a wheel build, as from an index) and compare every installed version.
+"${PIP[@]}" freeze --all --exclude-editable | grep -v -i '^llava[-_]ecg' | sort > "$VENV/freeze-before.txt"
+"${PIP[@]}" uninstall -q -y llava-ecg 2>/dev/null || true  # a reused venv: replace the earlier build
+"${PIP[@]}" install -q "$REPO[eval,api]" > "$VENV/install.log" 2>&1 || { cat "$VENV/install.log"; exit 1; }
+"${PIP[@]}" freeze --all --exclude-editable | grep -v -i '^llava[-_]ecg' | sort > "$VENV/freeze-after.txt"
+"$VENV/bin/python" - "$VENV/freeze-before.txt" "$VENV/freeze-after.txt" <<'EOF'
+import sys
+
+def read(path):
+    pins = {}
+    for line in open(path):
+        if "==" in line:
+            name, version = line.strip().split("==", 1)
+            pins[name.lower().replace("_", "-")] = version
+    return pins
+
+before, after = read(sys.argv[1]), read(sys.argv[2])
+changed = {k: (v, after.get(k)) for k, v in before.items() if after.get(k) != v}
+added = sorted(set(after) - set(before))
+print(f"pip resolution: {len(before)} packages before, {len(after)} after; added: {', '.join(added) or 'none'}")
+for name in ("transformers", "torch", "tokenizers", "accelerate", "peft", "datasets", "lmms-eval", "numpy"):
+    print(f"  {name:13s} {before.get(name, '-'):>14s} -> {after.get(name, '-')}")
+if changed:
+    print("CHANGED by installing llava-ecg:", changed)
+    sys.exit(1)
+major = int(after["transformers"].split(".")[0]), int(after["transformers"].split(".")[1])
+if major < (4, 47):
+    sys.exit(f"expected lmms-eval's current transformers, found {after['transformers']} (the training pin?)")
+EOF
+"$VENV/bin/python" -c "import llava_ecg, lmms_eval_tasks; print('llava_ecg from', llava_ecg.__file__)"
+log "llava-ecg installed, nothing changed"
+
+# 3. The ECGBench tasks in that environment. The tests run from a copy, so they import the installed package.
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+cp -r tests "$work/"
+(cd "$work" && "$VENV/bin/python" -m pytest -q -p no:cacheprovider -W ignore::DeprecationWarning \
+   tests/evalonly tests/eval/test_lmms_chat.py) || { log "FAILED"; exit 1; }
+log "eval-only checks passed"
