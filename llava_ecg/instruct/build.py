@@ -21,6 +21,8 @@ from typing import Any, Callable, Iterable, Iterator
 
 from tqdm.auto import tqdm
 
+from llava_ecg.errors import LlavaEcgError
+
 from . import io as rio
 from .facts import SOURCES, RecordFacts, record_facts
 from .sources import reader_source
@@ -74,10 +76,10 @@ def resolve_mix(mix: str | dict, source: str) -> dict[tuple[str, str], float]:
         weights = {key: float(n) for key, n in table.items()}
         weights.setdefault(("report", "multi"), 0.0)
     else:
-        raise ValueError(f"unknown mix {mix!r}: use 'balanced', 'pulse' or a dict of weights")
+        raise LlavaEcgError(f"unknown mix {mix!r}: use 'balanced', 'pulse' or a dict of weights")
     unknown = [k for k in weights if k not in TASKS]
     if unknown:
-        raise ValueError(f"mix names unknown task(s) {unknown}; registered: {sorted(TASKS)}")
+        raise LlavaEcgError(f"mix names unknown task(s) {unknown}; registered: {sorted(TASKS)}")
     return {k: w for k, w in weights.items() if w > 0}
 
 
@@ -91,9 +93,9 @@ def parse_mix(text: str) -> dict[str, float] | str:
         try:
             weight = float(value)
         except ValueError:
-            raise ValueError(f"mix {text!r}: weight of {key.strip()!r} must be a number, got {value!r}") from None
+            raise LlavaEcgError(f"mix {text!r}: weight of {key.strip()!r} must be a number, got {value!r}") from None
         if not key.strip() or weight < 0 or weight != weight:
-            raise ValueError(f"mix {text!r}: expected FAMILY.FORMAT=WEIGHT with WEIGHT >= 0, got {part!r}")
+            raise LlavaEcgError(f"mix {text!r}: expected FAMILY.FORMAT=WEIGHT with WEIGHT >= 0, got {part!r}")
         out[key.strip()] = weight
     return out
 
@@ -122,14 +124,14 @@ class BuildConfig:
 
     def __post_init__(self):
         if self.mode not in ("on-the-fly", "render"):
-            raise ValueError(f"mode must be 'on-the-fly' or 'render', got {self.mode!r}")
+            raise LlavaEcgError(f"mode must be 'on-the-fly' or 'render', got {self.mode!r}")
         if self.distort not in ("none", "light", "heavy", "mixed"):
-            raise ValueError(f"distort must be none, light, heavy or mixed, got {self.distort!r}")
+            raise LlavaEcgError(f"distort must be none, light, heavy or mixed, got {self.distort!r}")
         i, n = self.shard
         if not (n >= 1 and 0 <= i < n):
-            raise ValueError(f"shard must be I/N with 0 <= I < N, got {i}/{n}")
+            raise LlavaEcgError(f"shard must be I/N with 0 <= I < N, got {i}/{n}")
         if self.samples_per_record < 1 or self.images_per_record < 1 or self.chunk_size < 1:
-            raise ValueError("samples_per_record, images_per_record and chunk_size must be >= 1")
+            raise LlavaEcgError("samples_per_record, images_per_record and chunk_size must be >= 1")
 
     def fingerprint(self) -> dict:
         """What decides the output (everything but sharding, workers and cosmetics)."""
@@ -370,7 +372,7 @@ def _check_fingerprint(out: Path, cfg: BuildConfig, llm=None) -> None:
     if stamp.exists():
         old = json.loads(stamp.read_text(encoding="utf-8")).get("config")
         if old != json.loads(json.dumps(fp)):
-            raise ValueError(f"{stamp}: this folder holds a build with a different configuration; "
+            raise LlavaEcgError(f"{stamp}: this folder holds a build with a different configuration; "
                              "use a new output folder (or delete it) instead of mixing builds")
     else:
         with rio.atomic_open(stamp) as fh:
