@@ -89,6 +89,9 @@ def _register_instruct(bsub) -> None:
     p.add_argument("--samples-per-record", type=positive_int, default=4, help="rows per record (default 4)")
     p.add_argument("--mix", default="balanced",
                    help="'balanced', 'pulse' (Table A1 ratios) or weights like rhythm.mcq=2,report.open=1")
+    p.add_argument("--targets", metavar="FILE",
+                   help="target table (YAML/JSON: source -> {family.format: count or share}; '*' for any source); "
+                        "overrides --mix")
     p.add_argument("--layouts", default="3x4", type=comma_list(_layout_names, "layout"),
                    help="comma list to draw from, e.g. 3x4,6x2,12x1")
     p.add_argument("--distort", default="mixed", choices=("none", "light", "heavy", "mixed"),
@@ -209,6 +212,7 @@ def cmd_build_instruct(args) -> int:
                                       progress=not args.no_progress)
         cfg = BuildConfig(
             source=source, seed=args.seed, samples_per_record=args.samples_per_record, mix=mix,
+            targets=args.targets,
             mode=args.mode, layouts=tuple(args.layouts), distort=args.distort,
             header_prob=args.header_prob, images_per_record=args.images_per_record, image_prefix=args.image_prefix,
             chunk_size=args.chunk_size, shard=args.shard, exclude=exclude, workers=args.workers,
@@ -223,6 +227,9 @@ def cmd_build_instruct(args) -> int:
     summary = result.files.get("summary_md")
     if summary:
         print(summary.read_text(encoding="utf-8"))
+    compared = result.files.get("targets_md")
+    if compared:
+        print(compared.read_text(encoding="utf-8"))
     return 0
 
 
