@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 from . import io as rio
 from .facts import SOURCES, RecordFacts, record_facts
 from .sources import reader_source
-from .targets import ALL_SOURCES, Schedule, load_targets, normalise, pulse_targets, shares_for
+from .targets import ALL_SOURCES, InstructConfigError, Schedule, load_targets, normalise, pulse_targets, shares_for
 from .tasks import IMAGE_TOKEN, TASKS, Item, cells, run_task
 
 ROWS_JSON = "ecginstruct.json"
@@ -56,13 +56,13 @@ def resolve_table(mix: str | dict, targets: str | None = None) -> dict[str, dict
     elif mix == "pulse":
         table = pulse_targets()
     else:
-        raise ValueError(f"unknown mix {mix!r}: use 'balanced', 'pulse' or a dict of weights")
+        raise InstructConfigError(f"unknown mix {mix!r}: use 'balanced', 'pulse' or a dict of weights")
     known = cells()
     for source, shares in table.items():
         unknown = sorted(k for k in shares if k not in known)
         if unknown:
             where = f"target table {targets}" if targets else "mix"
-            raise ValueError(f"{where} names unknown task(s) {unknown} for {source!r}; registered: {sorted(known)}")
+            raise InstructConfigError(f"{where} names unknown task(s) {unknown} for {source!r}; registered: {sorted(known)}")
     return table
 
 
