@@ -304,6 +304,14 @@ def distinct_distractors(facts: RecordFacts, candidates: list[Label], n: int, rn
     return out
 
 
+def findings_sentence(facts: RecordFacts, labels: list[Label]) -> str:
+    """"The ECG shows A and B." (a normal-ECG statement reads "This is a normal ECG with A.")."""
+    names = [name_of(facts, label) for label in labels if label.code != "NORM"]
+    if len(names) < len(labels):
+        return "This is a normal ECG" + (f" with {join_names(names)}." if names else ".")
+    return f"The ECG shows {join_names(names)}."
+
+
 def _label_close(family: str):
     def fn(facts, rng):
         positives, negs = facts.family_labels(family), negatives(facts, family)
@@ -319,7 +327,7 @@ def _label_close(family: str):
             "Does this ECG show {name}?", "Is there evidence of {name} on this ECG?",
             "Can {name} be identified in this tracing?", "Based on the image, is {name} present?"])
         q = q.format(name=name) + _yes_no_suffix(rng)
-        answer = f"Yes, the ECG shows {name}." if ask_positive else f"No, there is no {name}."
+        answer = f"Yes, the ECG shows {name}." if ask_positive else f"No, there is no evidence of {name}."
         return Item(family, "close", [(q, answer)], tid, [label.code], {"yes": bool(ask_positive)})
     return fn
 
@@ -344,7 +352,6 @@ def _label_open(family: str):
         positives = facts.family_labels(family)
         if not positives and not (family == "morphology" and facts.labels_complete):
             return None
-        names = [name_of(facts, label) for label in positives]
         tid, q = pick(rng, f"{family}.open", {
             "rhythm": ["Describe the rhythm and conduction on this ECG.", "What rhythm does this ECG show?",
                        "Analyse the cardiac rhythm in this image, including any conduction abnormality.",
@@ -353,7 +360,7 @@ def _label_open(family: str):
                            "Describe the waveform morphology and the main diagnosis.",
                            "Identify any pathology visible on this ECG.",
                            "What is the diagnostic interpretation of this tracing?"]}[family])
-        answer = f"The ECG shows {join_names(names)}." if names else f"There is {NO_MORPHOLOGY}."
+        answer = findings_sentence(facts, positives) if positives else f"There is {NO_MORPHOLOGY}."
         return Item(family, "open", [(q, answer)], tid, [label.code for label in positives],
                     {"codes": [label.code for label in positives]})
     return fn
@@ -485,7 +492,7 @@ def multi_turn(facts, rng):
                              ("morphology", "Are there any morphological or diagnostic findings?")):
         labels = facts.family_labels(family)
         if labels:
-            turns.append((question, f"The ECG shows {join_names([name_of(facts, x) for x in labels])}."))
+            turns.append((question, findings_sentence(facts, labels)))
             asked += [x.code for x in labels]
     summary = templated_report(facts)
     if summary and len(turns) >= 2:
