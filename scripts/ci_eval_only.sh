@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The eval-only install, proved: a second venv holds what an lmms-eval user already has — lmms-eval 0.7.3 with the
-# dependencies pip resolves for it today (current transformers, no training pins) — then gets `llava-ecg[eval,api]`
+# dependencies pip resolves for it today (current transformers, no training pins) — then gets `llava-ecg[api]`
 # from this checkout. Every installed version must be unchanged afterwards (pip resolution shown), and the ECGBench
 # tasks must run there with lmms-eval's own `openai` and `llava_hf` chat models (tests/evalonly, tests/eval/test_lmms_chat.py).
 # Usage: scripts/ci_eval_only.sh [VENV]   (default .venv-evalonly; reused when it exists)
@@ -14,17 +14,29 @@ PIP=("$VENV/bin/python" -m pip --disable-pip-version-check)
 start=$(date +%s)
 log() { echo "ci_eval_only: $* ($(( $(date +%s) - start )) s)"; }
 
-# 1. The user's environment (not ours to choose): the CPU torch wheel on this machine, lmms-eval with its current
-#    dependencies, decord (lmms-eval's llava_hf model imports it) and pytest to run the checks. Two fixes belong to
-#    lmms-eval 0.7.3 on a CPU machine, not to llava-ecg: PyPI's torchvision does not load beside the CPU torch (and
-#    then breaks `import transformers` image classes), and filelock 4 removed `filelock._api`, which lmms-eval's
-#    evaluator imports (docs/install.md).
+# 1. The user's environment (not ours to choose): the CPU torch wheel on this machine, then lmms-eval 0.7.3 with its
+#    declared dependencies at the versions pip resolves today (current transformers, accelerate, peft, datasets, numpy,
+#    opencv, ...), decord (lmms-eval's llava_hf model imports it) and pytest to run the checks. Left out, to keep CI
+#    short, are dependencies no code path run here imports: tooling (ruff, pre-commit, wandb), video/audio and other
+#    tasks' metric packages (av, yt-dlp, nltk, pycocoevalcap, latex2sympy2, math-verify, zss, sentence-transformers, ...)
+#    and torchvision, whose PyPI build does not load beside the CPU torch (and then breaks transformers' image
+#    classes). filelock<4 is lmms-eval 0.7.3's own need: its evaluator imports `filelock._api` (docs/install.md).
+SKIP="torchvision timm ruff pre-commit wandb yt-dlp av nltk pycocoevalcap latex2sympy2 math-verify openpyxl zss
+tiktoken transformers-stream-generator hf-transfer qwen-vl-utils sentence-transformers ftfy"
 if [ ! -f "$VENV/.user-env" ]; then
   [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
-  "${PIP[@]}" install -q --upgrade "pip>=24"
   "${PIP[@]}" install -q torch==2.13.0
-  "${PIP[@]}" install -q -c <(echo torch==2.13.0) lmms-eval==0.7.3 decord pytest "filelock<4"
-  "${PIP[@]}" uninstall -q -y torchvision
+  "${PIP[@]}" install -q --no-deps lmms-eval==0.7.3
+  mapfile -t DEPS < <(SKIP="$SKIP" "$VENV/bin/python" -c '
+import os, re
+from importlib.metadata import requires
+skip = {s.lower().replace("_", "-") for s in os.environ["SKIP"].split()}
+for req in requires("lmms-eval"):
+    name = re.split(r"[ <>=!~;\[]", req, maxsplit=1)[0]
+    if "extra ==" not in req and name.lower().replace("_", "-") not in skip:
+        print(req.split(";")[0].strip())
+')
+  "${PIP[@]}" install -q -c <(echo torch==2.13.0) "${DEPS[@]}" decord pytest "filelock<4"
   touch "$VENV/.user-env"
 fi
 log "user environment ready"
@@ -32,7 +44,9 @@ log "user environment ready"
 # 2. Install llava-ecg (a wheel build, as from an index) and compare every installed version.
 "${PIP[@]}" freeze --all --exclude-editable | grep -v -i '^llava[-_]ecg' | sort > "$VENV/freeze-before.txt"
 "${PIP[@]}" uninstall -q -y llava-ecg 2>/dev/null || true  # a reused venv: replace the earlier build
-"${PIP[@]}" install -q "$REPO[eval,api]" > "$VENV/install.log" 2>&1 || { cat "$VENV/install.log"; exit 1; }
+# `[api]`, not `[eval]`: lmms-eval is already here ([eval] is for environments without it).
+"${PIP[@]}" install "$REPO[api]" > "$VENV/install.log" 2>&1 || { cat "$VENV/install.log"; exit 1; }
+grep -E "^Successfully installed" "$VENV/install.log" | cut -c1-300
 "${PIP[@]}" freeze --all --exclude-editable | grep -v -i '^llava[-_]ecg' | sort > "$VENV/freeze-after.txt"
 "$VENV/bin/python" - "$VENV/freeze-before.txt" "$VENV/freeze-after.txt" <<'EOF'
 import sys

@@ -14,7 +14,16 @@ from lmms_eval.models.registry_v2 import ModelManifest
 
 from llava_ecg.eval.lmms.paths import register_task_path
 
-if importlib.util.find_spec("llava") is not None:
+
+
+def _has_llava() -> bool:
+    try:
+        return importlib.util.find_spec("llava") is not None
+    except (ImportError, ValueError):  # an import hook that refuses it counts as absent
+        return False
+
+
+if _has_llava():
     from llava_ecg import compat
 
     compat.install()
