@@ -180,8 +180,9 @@ class ChatClient:
         return result
 
     def complete_many(self, requests: Sequence[Sequence[dict] | str], *, desc: str = "LLM",
-                      progress: bool = True) -> list[ChatResult]:
-        """Complete every request with at most ``concurrency`` in flight; results in input order.
+                      progress: bool = True, params: Sequence[dict] | None = None) -> list[ChatResult]:
+        """Complete every request with at most ``concurrency`` in flight; results in input order. ``params``: per
+        request extra body fields (e.g. ``{"seed": 7}``), as ``complete(messages, **params[i])``.
 
         If the first request to finish has exhausted its retries on connection errors or timeouts before any request
         succeeded, the endpoint is taken as unreachable (a wrong URL or port, a server that is down): requests not yet
@@ -194,7 +195,8 @@ class ChatClient:
         succeeded = False
         with ThreadPoolExecutor(max_workers=self.config.concurrency) as pool, \
                 tqdm(total=len(requests), desc=desc, disable=not progress) as bar:
-            futures = {pool.submit(self.complete, r): i for i, r in enumerate(requests)}
+            futures = {pool.submit(self.complete, r, **(params[i] if params else {})): i
+                       for i, r in enumerate(requests)}
             for future in as_completed(futures):
                 bar.update(1)
                 if future.cancelled():
