@@ -18,6 +18,8 @@ from typing import Any, Callable
 
 from tqdm.auto import tqdm
 
+from llava_ecg.errors import LlavaEcgError
+
 from . import io as rio
 from .build import stable_seed
 from .facts import SOURCES, RecordFacts, record_facts
@@ -50,7 +52,7 @@ SUBSET_SOURCES = {"ptb-test": "ptbxl", "ptb-test-report": "ptbxl", "code15-test"
 DEFAULT_LIMIT = {"ptb-test-report": 500}
 
 
-class BenchError(ValueError):
+class BenchError(LlavaEcgError):
     """A benchmark subset cannot be built; the message says why."""
 
 

@@ -10,7 +10,8 @@ import json
 import sys
 from pathlib import Path
 
-from llava_ecg.cli import positive_int
+from llava_ecg.argtypes import positive_int
+from llava_ecg.errors import LlavaEcgError
 
 SOURCE_CHOICES = ("ptbxl", "mimic", "code15", "ecgqa", "cpsc", "g12", "csn", "challenge", "synthetic", "custom")
 OFFICIAL_SPLIT = ("ptbxl", "ecgqa")
@@ -147,7 +148,7 @@ def _weights_arg(text: str | None, flag: str) -> dict[str, float] | None:
         try:
             out[key.strip()] = float(value)
         except ValueError:
-            raise ValueError(f"{flag} {text!r}: expected NAME=WEIGHT[,NAME=WEIGHT...]") from None
+            raise LlavaEcgError(f"{flag} {text!r}: expected NAME=WEIGHT[,NAME=WEIGHT...]") from None
     return out
 
 
@@ -162,13 +163,13 @@ def _synthesizer(args):
     from .synth import SynthConfig, Synthesizer
 
     if not args.synth_model or not args.judge_model:
-        raise ValueError("--synth-url needs --synth-model and --judge-model (an independent judge, PULSE Fig. A8)")
+        raise LlavaEcgError("--synth-url needs --synth-model and --judge-model (an independent judge, PULSE Fig. A8)")
 
     def key(env_name):
         if env_name is None:
             return None
         if not os.environ.get(env_name):
-            raise ValueError(f"{env_name}: that environment variable is not set or empty")
+            raise LlavaEcgError(f"{env_name}: that environment variable is not set or empty")
         return os.environ[env_name]
 
     price_in = price_out = None
@@ -176,7 +177,7 @@ def _synthesizer(args):
         try:
             price_in, price_out = (float(x) for x in args.synth_price.split(","))
         except ValueError:
-            raise ValueError(f"--synth-price {args.synth_price!r}: expected IN,OUT (USD per 1M tokens)") from None
+            raise LlavaEcgError(f"--synth-price {args.synth_price!r}: expected IN,OUT (USD per 1M tokens)") from None
     cache = str(Path(args.output) / "llm_cache")
     generator = ChatClient(LLMConfig.from_env(base_url=args.synth_url, model=args.synth_model, cache_dir=cache,
                                               api_key=key(args.synth_key_env), concurrency=args.synth_concurrency))

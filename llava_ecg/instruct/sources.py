@@ -13,12 +13,14 @@ import os
 from pathlib import Path
 from typing import Callable, Iterator
 
+from llava_ecg.errors import LlavaEcgError
+
 from .facts import canonical_source
 
 Loader = Callable[[], object]
 
 
-class SourceError(ValueError):
+class SourceError(LlavaEcgError):
     """A dataset root cannot be listed; the message names the folder and what is missing."""
 
 

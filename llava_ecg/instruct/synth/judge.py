@@ -8,10 +8,7 @@ from __future__ import annotations
 
 import warnings
 
-try:  # TODO(merge): plain import once llava_ecg.errors is on main
-    from llava_ecg.errors import LlavaEcgError
-except ImportError:  # pragma: no cover
-    LlavaEcgError = ValueError
+from llava_ecg.errors import LlavaEcgError
 
 from .parse import Verdict, parse_verdict
 from .prompts import JUDGE

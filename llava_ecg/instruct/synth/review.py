@@ -18,13 +18,10 @@ from pathlib import Path
 from .. import io as rio
 from ..build import readmitted_files, reassemble
 
-try:  # TODO(merge): plain import once llava_ecg.errors is on main
-    from llava_ecg.errors import LlavaEcgError as _Base
-except ImportError:  # pragma: no cover
-    _Base = ValueError
+from llava_ecg.errors import LlavaEcgError
 
 
-class ReviewError(_Base):
+class ReviewError(LlavaEcgError):
     """A review file or an id that cannot be re-admitted."""
 
 

@@ -23,10 +23,7 @@ from .judge import check_independent, item_text, judge_messages
 from .parse import ParseError, parse_dialogue, parse_report, parse_task, parse_verdict
 from .prompts import DELIMITERS, DIALOGUE, FRAMINGS, JUDGE, OUTPUT_FORMATS, REPORT, TARGETS, TASK
 
-try:  # TODO(merge): plain import once llava_ecg.errors is on main
-    from llava_ecg.errors import RunFailed as _RunFailed
-except ImportError:  # pragma: no cover
-    _RunFailed = ValueError
+from llava_ecg.errors import RunFailed
 
 KINDS = ("task", "dialogue", "report")
 REPORT_QUESTIONS = ("Write a clinical report for this ECG.",
@@ -35,7 +32,7 @@ REPORT_QUESTIONS = ("Write a clinical report for this ECG.",
                     "Describe this ECG as a cardiologist would in a written report.")
 
 
-class SynthIncomplete(_RunFailed):
+class SynthIncomplete(RunFailed):
     """Requests failed after all retries (endpoint down, persistent 5xx): the chunk is left unfinished so the same
     command resumes it; answered requests are cached and are not sent again."""
 
