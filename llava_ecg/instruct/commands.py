@@ -268,6 +268,9 @@ def cmd_build_instruct(args) -> int:
                                   concurrency=args.llm_concurrency, threshold=args.llm_threshold,
                                   progress=not args.no_progress)
     synth = _synthesizer(args)
+    if synth is not None and not synth.judge_independent:
+        print(f"WARNING: NOT INDEPENDENT: the judge {args.judge_model!r} is the generator's model; its scores are "
+              "not an independent quality check (PULSE Fig. A8)", file=sys.stderr)
     cfg = BuildConfig(
         source=source, seed=args.seed, samples_per_record=args.samples_per_record, mix=parse_mix(args.mix),
         mode=args.mode, layouts=tuple(x.strip() for x in args.layouts.split(",") if x.strip()), distort=args.distort,

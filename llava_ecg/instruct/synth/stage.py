@@ -371,9 +371,13 @@ def _cell_of(item: dict) -> str:
     return f"task|{s['framing']}|{s['output_format']}" if s["kind"] == "task" else s["kind"]
 
 
+_REQUEST_COUNTS = ("answered", "cached", "failed", "http_requests", "prompt_tokens", "completion_tokens",
+                   "cached_prompt_tokens", "cached_completion_tokens")
+
+
 def _new_stats() -> dict:
     return {"planned": Counter(), "kept": Counter(), "rejected": Counter(), "scores": Counter(),
-            "requests": {"generator": Counter(), "judge": Counter()}}
+            "requests": {who: Counter(dict.fromkeys(_REQUEST_COUNTS, 0)) for who in ("generator", "judge")}}
 
 
 def _plain(stats: dict) -> dict:
