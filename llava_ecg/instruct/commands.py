@@ -100,6 +100,9 @@ def _register_instruct(bsub) -> None:
     p.add_argument("--samples-per-record", type=positive_int, default=4)
     p.add_argument("--mix", default="balanced",
                    help="'balanced', 'pulse' (Table A1 ratios) or weights like rhythm.mcq=2,report.open=1")
+    p.add_argument("--targets", metavar="FILE",
+                   help="target table (YAML/JSON: source -> {family.format: count or share}; '*' for any source); "
+                        "overrides --mix")
     p.add_argument("--layouts", default="3x4", help="comma list to draw from, e.g. 3x4,6x2,12x1")
     p.add_argument("--distort", default="mixed", choices=("none", "light", "heavy", "mixed"))
     p.add_argument("--header-prob", type=float, default=0.0, help="probability of a printed header on an image")
@@ -273,6 +276,7 @@ def cmd_build_instruct(args) -> int:
               "not an independent quality check (PULSE Fig. A8)", file=sys.stderr)
     cfg = BuildConfig(
         source=source, seed=args.seed, samples_per_record=args.samples_per_record, mix=parse_mix(args.mix),
+        targets=args.targets,
         mode=args.mode, layouts=tuple(x.strip() for x in args.layouts.split(",") if x.strip()), distort=args.distort,
         header_prob=args.header_prob, images_per_record=args.images_per_record, image_prefix=args.image_prefix,
         chunk_size=args.chunk_size,
@@ -282,7 +286,7 @@ def cmd_build_instruct(args) -> int:
     print(f"{result.rows} rows from {result.records} records -> {result.out_dir}"
           f" (resumed chunks: {result.skipped_chunks}, excluded records: {result.excluded},"
           f" unreadable records: {len(result.failed)})")
-    for key in ("summary_md", "llm_summary_md"):
+    for key in ("summary_md", "targets_md", "llm_summary_md"):
         if result.files.get(key):
             print(result.files[key].read_text(encoding="utf-8"))
     if result.files.get("review"):
