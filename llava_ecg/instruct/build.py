@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 from . import io as rio
 from .facts import SOURCES, RecordFacts, record_facts
 from .sources import reader_source
-from .targets import ALL_SOURCES, Schedule, load_targets, normalise, pulse_targets, shares_for
+from .targets import ALL_SOURCES, InstructConfigError, Schedule, load_targets, normalise, pulse_targets, shares_for
 from .tasks import IMAGE_TOKEN, TASKS, Item, cells, run_task
 
 ROWS_JSON = "ecginstruct.json"
@@ -57,13 +57,13 @@ def resolve_table(mix: str | dict, targets: str | None = None) -> dict[str, dict
     elif mix == "pulse":
         table = pulse_targets()
     else:
-        raise ValueError(f"unknown mix {mix!r}: use 'balanced', 'pulse' or a dict of weights")
+        raise InstructConfigError(f"unknown mix {mix!r}: use 'balanced', 'pulse' or a dict of weights")
     known = cells()
     for source, shares in table.items():
         unknown = sorted(k for k in shares if k not in known)
         if unknown:
             where = f"target table {targets}" if targets else "mix"
-            raise ValueError(f"{where} names unknown task(s) {unknown} for {source!r}; registered: {sorted(known)}")
+            raise InstructConfigError(f"{where} names unknown task(s) {unknown} for {source!r}; registered: {sorted(known)}")
     return table
 
 
@@ -82,9 +82,9 @@ def parse_mix(text: str) -> dict[str, float] | str:
         try:
             weight = float(value)
         except ValueError:
-            raise ValueError(f"mix {text!r}: weight of {key.strip()!r} must be a number, got {value!r}") from None
+            raise InstructConfigError(f"mix {text!r}: weight of {key.strip()!r} must be a number, got {value!r}") from None
         if not key.strip() or weight < 0 or weight != weight:
-            raise ValueError(f"mix {text!r}: expected FAMILY.FORMAT=WEIGHT with WEIGHT >= 0, got {part!r}")
+            raise InstructConfigError(f"mix {text!r}: expected FAMILY.FORMAT=WEIGHT with WEIGHT >= 0, got {part!r}")
         out[key.strip()] = weight
     return out
 
@@ -114,14 +114,14 @@ class BuildConfig:
 
     def __post_init__(self):
         if self.mode not in ("on-the-fly", "render"):
-            raise ValueError(f"mode must be 'on-the-fly' or 'render', got {self.mode!r}")
+            raise InstructConfigError(f"mode must be 'on-the-fly' or 'render', got {self.mode!r}")
         if self.distort not in ("none", "light", "heavy", "mixed"):
-            raise ValueError(f"distort must be none, light, heavy or mixed, got {self.distort!r}")
+            raise InstructConfigError(f"distort must be none, light, heavy or mixed, got {self.distort!r}")
         i, n = self.shard
         if not (n >= 1 and 0 <= i < n):
-            raise ValueError(f"shard must be I/N with 0 <= I < N, got {i}/{n}")
+            raise InstructConfigError(f"shard must be I/N with 0 <= I < N, got {i}/{n}")
         if self.samples_per_record < 1 or self.images_per_record < 1 or self.chunk_size < 1:
-            raise ValueError("samples_per_record, images_per_record and chunk_size must be >= 1")
+            raise InstructConfigError("samples_per_record, images_per_record and chunk_size must be >= 1")
 
     def fingerprint(self) -> dict:
         """What decides the output (everything but sharding, workers and cosmetics)."""
@@ -442,7 +442,7 @@ def _check_fingerprint(out: Path, cfg: BuildConfig, llm=None, synth=None) -> Non
     if stamp.exists():
         old = json.loads(stamp.read_text(encoding="utf-8")).get("config")
         if old != json.loads(json.dumps(fp)):
-            raise ValueError(f"{stamp}: this folder holds a build with a different configuration; "
+            raise InstructConfigError(f"{stamp}: this folder holds a build with a different configuration; "
                              "use a new output folder (or delete it) instead of mixing builds")
     else:
         with rio.atomic_open(stamp) as fh:

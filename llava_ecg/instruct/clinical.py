@@ -243,7 +243,8 @@ def related(space: str, a: str, b: str) -> bool:
     if a == b or b in synonyms(space, a) or b in implied(space, a) or a in implied(space, b):
         return True
     sib = _closure(space)[2]
-    return any(b in sib.get(x, ()) for x in synonyms(space, a))
+    names_b = synonyms(space, b)
+    return any(names_b & sib.get(x, frozenset()) for x in synonyms(space, a))
 
 
 def blocked(space: str, present) -> frozenset[str]:
@@ -258,5 +259,5 @@ def blocked(space: str, present) -> frozenset[str]:
             out |= up.get(c, frozenset()) | sib.get(c, frozenset())
     for code, parents in up.items():  # children of a present code: their truth is unknown
         if parents & present:
-            out |= synonyms(space, code)
-    return frozenset(out)
+            out.add(code)
+    return frozenset(c for code in out for c in synonyms(space, code))

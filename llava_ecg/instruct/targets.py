@@ -17,9 +17,10 @@ import json
 from array import array
 from pathlib import Path
 
+from llava_ecg.errors import LlavaEcgError
 
 
-class InstructConfigError(ValueError):
+class InstructConfigError(LlavaEcgError):
     """A target table or mix cannot be used; the message names the file and the problem."""
 
 

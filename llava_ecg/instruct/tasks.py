@@ -304,6 +304,54 @@ def distinct_distractors(facts: RecordFacts, candidates: list[Label], n: int, rn
     return out
 
 
+def findings_sentence(facts: RecordFacts, labels: list[Label]) -> str:
+    """"The ECG shows A and B." (a normal-ECG statement reads "This is a normal ECG with A.")."""
+    names = [name_of(facts, label) for label in labels if label.code != "NORM"]
+    if len(names) < len(labels):
+        return "This is a normal ECG" + (f" with {join_names(names)}." if names else ".")
+    return f"The ECG shows {join_names(names)}."
+
+
+RATE_PATTERNS = ("regular rhythm at a normal rate", "regular bradycardia (below 60 bpm)",
+                 "regular tachycardia (above 100 bpm)", "irregular rhythm")
+
+
+def _rate_pattern(facts: RecordFacts) -> int | None:
+    """Index in ``RATE_PATTERNS`` from the measured rate and R-R variability (records without rhythm labels)."""
+    hr, cv = facts.measurements.get("hr"), facts.measurements.get("rr_cv")
+    if hr is None or cv is None:
+        return None
+    if cv > IRREGULAR_RR_CV:
+        return 3
+    return 1 if hr < 60 else 2 if hr > 100 else 0
+
+
+def _unlabelled_rhythm(facts: RecordFacts, fmt: str, rng: random.Random) -> "Item | None":
+    """Rhythm open/fill/MCQ items from the measured rate and regularity, for a record with no rhythm label."""
+    k = _rate_pattern(facts)
+    if k is None:
+        return None
+    hr = int(round(facts.measurements["hr"]))
+    regular = "irregular" if k == 3 else "regular"
+    if fmt == "fill":
+        tid, q = pick(rng, "rhythm.fill.regularity", [
+            "Fill in the blank with \"regular\" or \"irregular\": \"The ventricular rhythm on this ECG is ___.\"",
+            "Complete the sentence with one word: \"The R-R intervals show a ___ rhythm.\""])
+        return Item("rhythm", "fill", [(q, regular)], tid, ["rr_cv"], {"accepted": [regular]})
+    if fmt == "open":
+        tid, q = pick(rng, "rhythm.open.regularity", [
+            "Describe the rhythm on this ECG.", "Is the rhythm regular, and what is the ventricular rate?"])
+        why = "the R-R intervals vary markedly" if k == 3 else "the R-R intervals are nearly constant"
+        return Item("rhythm", "open", [(q, f"The rhythm is {regular} ({why}) at about {hr} bpm.")], tid,
+                    ["rr_cv", "hr"], {"pattern": RATE_PATTERNS[k]})
+    texts = [sentence(t) for t in RATE_PATTERNS]
+    tid, q = pick(rng, "rhythm.mcq.regularity", [
+        "Which option best describes the rate and regularity of the rhythm?",
+        "How would you characterise the ventricular rhythm on this ECG?"])
+    return Item("rhythm", "mcq", [(f"{q}\n{mcq_block(texts)}", mcq_answer(LETTERS[k], texts[k]))], tid,
+                ["rr_cv", "hr"], {"letter": LETTERS[k], "code": "", "options": ["", "", "", ""]})
+
+
 def _label_close(family: str):
     def fn(facts, rng):
         positives, negs = facts.family_labels(family), negatives(facts, family)
@@ -319,7 +367,7 @@ def _label_close(family: str):
             "Does this ECG show {name}?", "Is there evidence of {name} on this ECG?",
             "Can {name} be identified in this tracing?", "Based on the image, is {name} present?"])
         q = q.format(name=name) + _yes_no_suffix(rng)
-        answer = f"Yes, the ECG shows {name}." if ask_positive else f"No, there is no {name}."
+        answer = f"Yes, the ECG shows {name}." if ask_positive else f"No, there is no evidence of {name}."
         return Item(family, "close", [(q, answer)], tid, [label.code], {"yes": bool(ask_positive)})
     return fn
 
@@ -342,9 +390,10 @@ def _select_all(facts: RecordFacts, family: str, rng: random.Random) -> Item:
 def _label_open(family: str):
     def fn(facts, rng):
         positives = facts.family_labels(family)
+        if not positives and family == "rhythm":
+            return _unlabelled_rhythm(facts, "open", rng)
         if not positives and not (family == "morphology" and facts.labels_complete):
             return None
-        names = [name_of(facts, label) for label in positives]
         tid, q = pick(rng, f"{family}.open", {
             "rhythm": ["Describe the rhythm and conduction on this ECG.", "What rhythm does this ECG show?",
                        "Analyse the cardiac rhythm in this image, including any conduction abnormality.",
@@ -353,7 +402,7 @@ def _label_open(family: str):
                            "Describe the waveform morphology and the main diagnosis.",
                            "Identify any pathology visible on this ECG.",
                            "What is the diagnostic interpretation of this tracing?"]}[family])
-        answer = f"The ECG shows {join_names(names)}." if names else f"There is {NO_MORPHOLOGY}."
+        answer = findings_sentence(facts, positives) if positives else f"There is {NO_MORPHOLOGY}."
         return Item(family, "open", [(q, answer)], tid, [label.code for label in positives],
                     {"codes": [label.code for label in positives]})
     return fn
@@ -363,6 +412,8 @@ def _label_fill(family: str):
     def fn(facts, rng):
         positives = facts.family_labels(family)
         word = FAMILY_WORDS[family]
+        if not positives and family == "rhythm":
+            return _unlabelled_rhythm(facts, "fill", rng)
         if not positives:
             if not (family == "morphology" and facts.labels_complete):
                 return None
@@ -383,6 +434,8 @@ def _label_fill(family: str):
 def _label_mcq(family: str):
     def fn(facts, rng):
         positives, negs = facts.family_labels(family), negatives(facts, family)
+        if not positives and family == "rhythm":
+            return _unlabelled_rhythm(facts, "mcq", rng)
         none_correct = not positives and family == "morphology" and facts.labels_complete
         if (not positives and not none_correct) or len(negs) < 2:
             return None
@@ -485,7 +538,7 @@ def multi_turn(facts, rng):
                              ("morphology", "Are there any morphological or diagnostic findings?")):
         labels = facts.family_labels(family)
         if labels:
-            turns.append((question, f"The ECG shows {join_names([name_of(facts, x) for x in labels])}."))
+            turns.append((question, findings_sentence(facts, labels)))
             asked += [x.code for x in labels]
     summary = templated_report(facts)
     if summary and len(turns) >= 2:

@@ -156,7 +156,7 @@ def test_report_and_dialogue_checks():
         == ["too_short"]
 
 
-# --- judge -------------------------------------------------------------------------------------------------------------
+# --- judge ---------------------------------------------------------------------------------------------------------
 def test_judge_must_be_independent():
     assert check_independent("meta-llama/Meta-Llama-3-70B-Instruct", "Qwen/Qwen2-72B-Instruct")
     for gen, judge in (("llama3", "llama3"), ("meta-llama/Meta-Llama-3-70B-Instruct", "meta-llama-3-70b-instruct")):

@@ -10,7 +10,7 @@ import pytest
 
 from llava_ecg.instruct.facts import record_facts
 from llava_ecg.instruct.labels import PTBXL_SPACE, generic_codes_from_text, ptbxl_superclasses
-from llava_ecg.instruct.tasks import LETTERS, MEASURES, NO_MORPHOLOGY, TASKS, name_of, negatives, templated_report
+from llava_ecg.instruct.tasks import LETTERS, MEASURES, NO_MORPHOLOGY, RATE_PATTERNS, TASKS, name_of, negatives, templated_report
 
 ANSWER_LINE = re.compile(r"(?:^|\n)Answer: ([A-H])\. (.+)$")
 SEEDS = range(12)
@@ -59,10 +59,10 @@ def _check(item, facts):
             for label in facts.family_labels(fam):
                 assert name_of(facts, label).lower() in gpt.lower()
             if not facts.family_labels(fam):
-                assert fam == "morphology" and NO_MORPHOLOGY in gpt
+                assert (NO_MORPHOLOGY in gpt) if fam == "morphology" else gpt.startswith("The rhythm is ")
         elif fmt == "fill":
             accepted = {name_of(facts, label).lower() for label in facts.family_labels(fam)}
-            assert gpt.lower() in (accepted or {"normal"})
+            assert gpt.lower() in (accepted or ({"normal"} if fam == "morphology" else {"regular", "irregular"}))
         elif fmt == "mcq":
             options = _options(human)
             letter, option = ANSWER_LINE.search(gpt).groups()
@@ -71,11 +71,13 @@ def _check(item, facts):
                 assert item.truth["code"] in present
                 assert names[item.truth["code"]] == option.lower()
             else:
-                assert option.lower() == NO_MORPHOLOGY and not facts.family_labels(fam)
+                assert not facts.family_labels(fam)
+                assert option.lower() in ((NO_MORPHOLOGY,) if fam == "morphology" else RATE_PATTERNS)
             distractors = [c for c in item.truth["options"] if c != item.truth["code"] and c]
-            assert distractors and not set(distractors) & present, "a distractor is a true label"
-            assert len(set(options.values())) == len(options), "duplicate option text"
-            assert all(d in {x.code for x in negatives(facts, fam)} for d in distractors)
+            if any(item.truth["options"]):  # label options (rate-pattern options carry no codes)
+                assert distractors and not set(distractors) & present, "a distractor is a true label"
+                assert len(set(options.values())) == len(options), "duplicate option text"
+                assert all(d in {x.code for x in negatives(facts, fam)} for d in distractors)
         return
     if fam == "report" and fmt == "open":
         if item.truth["report_kind"] == "templated":

@@ -18,7 +18,8 @@ import re
 GLOSSARY = {  # German PTB-XL report phrases -> English (enough for the sample records)
     "sinusrhythmus": "sinus rhythm", "lagetyp": "axis", "linkstyp": "left axis", "inferiorer": "inferior",
     "infarkt": "infarction", "vorderwandinfarkt": "anterior infarction",
-    "überdrehter": "marked", "steiltyp": "vertical axis", "rechtstyp": "right axis", "sinusbradykardie": "sinus bradycardia",
+    "überdrehter": "marked", "steiltyp": "vertical axis", "rechtstyp": "right axis",
+    "sinusbradykardie": "sinus bradycardia",
     "sinustachykardie": "sinus tachycardia", "unauffälliges": "unremarkable", "unauffaellig": "unremarkable",
     "ekg": "ECG", "periphere": "peripheral", "niederspannung": "low voltage", "inkompletter": "incomplete",
     "rechtsschenkelblock": "right bundle branch block", "linksschenkelblock": "left bundle branch block",

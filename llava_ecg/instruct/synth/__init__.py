@@ -6,7 +6,8 @@ record (:mod:`.grounding`) and scored by an independent judge (:mod:`.judge`); r
 from .grounding import TOLERANCE, Grounding, GroundingConfig
 from .judge import JudgeNotIndependent, check_independent
 from .prompts import FRAMINGS, OUTPUT_FORMATS, PROMPTS, TARGETS
-from .stage import SynthConfig, SynthIncomplete, Synthesizer
+from .stage import SynthConfig, SynthConfigError, SynthIncomplete, Synthesizer
 
 __all__ = ["FRAMINGS", "OUTPUT_FORMATS", "PROMPTS", "TARGETS", "TOLERANCE", "Grounding", "GroundingConfig",
-           "JudgeNotIndependent", "SynthConfig", "SynthIncomplete", "Synthesizer", "check_independent"]
+           "JudgeNotIndependent", "SynthConfig", "SynthConfigError", "SynthIncomplete", "Synthesizer",
+           "check_independent"]

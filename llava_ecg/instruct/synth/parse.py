@@ -91,7 +91,8 @@ class Verdict:
     capped: bool = False  # quoting capped the score at 2
 
 
-_SCORE = re.compile(r"^\W*score\W*?:?\s*\**\s*([0-5](?:\.\d+)?)\**\s*(?:/\s*5)?\**\s*\.?\s*$", re.IGNORECASE | re.MULTILINE)
+_SCORE = re.compile(r"^\W*score\W*?:?\s*\**\s*([0-5](?:\.\d+)?)\**\s*(?:/\s*5)?\**\s*\.?\s*$",
+                    re.IGNORECASE | re.MULTILINE)
 _CRITERION = re.compile(r"^\W*(relevance|accuracy|usefulness|invented details|quoting)\W*:\s*\**\s*([^\n*]+)",
                         re.IGNORECASE | re.MULTILINE)
 _REASON = re.compile(r"^\W*(?:reason|explanation)\W*:\s*(.+)$", re.IGNORECASE | re.MULTILINE)

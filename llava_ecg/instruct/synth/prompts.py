@@ -91,8 +91,8 @@ Answer in exactly this form and nothing else:
 Task: <the task>
 Response: <the response>""")
 
-DIALOGUE = Prompt("synth.dialogue", 1, _SYSTEM, """Write a conversation about this ECG between a clinician (Human) and an ECG expert (Assistant),
-with exactly {turns} Human questions, each answered by the Assistant.
+DIALOGUE = Prompt("synth.dialogue", 1, _SYSTEM, """Write a conversation about this ECG between a clinician \
+(Human) and an ECG expert (Assistant), with exactly {turns} Human questions, each answered by the Assistant.
 
 """ + _RECORD + """
 

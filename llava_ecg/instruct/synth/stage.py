@@ -23,13 +23,17 @@ from .judge import check_independent, item_text, judge_messages
 from .parse import ParseError, parse_dialogue, parse_report, parse_task, parse_verdict
 from .prompts import DELIMITERS, DIALOGUE, FRAMINGS, JUDGE, OUTPUT_FORMATS, REPORT, TARGETS, TASK
 
-from llava_ecg.errors import RunFailed
+from llava_ecg.errors import LlavaEcgError, RunFailed
 
 KINDS = ("task", "dialogue", "report")
 REPORT_QUESTIONS = ("Write a clinical report for this ECG.",
                     "Interpret this 12-lead ECG in a written report of several sentences.",
                     "Provide a complete diagnostic report describing the rhythm, intervals, axis and findings.",
                     "Describe this ECG as a cardiologist would in a written report.")
+
+
+class SynthConfigError(LlavaEcgError):
+    """An invalid synthesis option (unknown framing/format name, negative weight, threshold out of range)."""
 
 
 class SynthIncomplete(RunFailed):
@@ -42,12 +46,12 @@ def _weights(spec: dict[str, float] | None, names: dict) -> dict[str, float]:
         return {k: 1.0 for k in names}
     unknown = sorted(set(spec) - set(names))
     if unknown:
-        raise ValueError(f"unknown name(s) {unknown}; known: {sorted(names)}")
+        raise SynthConfigError(f"unknown name(s) {unknown}; known: {sorted(names)}")
     if any(not w >= 0 for w in spec.values()):
-        raise ValueError(f"weights must be >= 0: {spec}")
+        raise SynthConfigError(f"weights must be >= 0: {spec}")
     out = {k: float(w) for k, w in spec.items() if w > 0}
     if not out:
-        raise ValueError(f"all weights are 0: {spec}")
+        raise SynthConfigError(f"all weights are 0: {spec}")
     return out
 
 
@@ -73,9 +77,9 @@ class SynthConfig:
         self.formats = _weights(self.formats, OUTPUT_FORMATS)
         self.targets = _weights(self.targets, TARGETS)
         if self.tasks_per_record < 0 or self.dialogues_per_record < 0:
-            raise ValueError("tasks_per_record and dialogues_per_record must be >= 0")
+            raise SynthConfigError("tasks_per_record and dialogues_per_record must be >= 0")
         if not 0 <= self.judge_threshold <= 5:
-            raise ValueError(f"judge_threshold must be within 0-5, got {self.judge_threshold}")
+            raise SynthConfigError(f"judge_threshold must be within 0-5, got {self.judge_threshold}")
 
 
 @dataclass
