@@ -86,7 +86,7 @@ def _run(args, *, judged_only: bool) -> int:
     from llava_ecg.eval.predictions import align, load_predictions
     from llava_ecg.eval.references import load_references
     from llava_ecg.eval.results import score_document, write_json_atomic
-    from llava_ecg.eval.subsets import ARENA, REPORT
+    from llava_ecg.catalog.subsets import ARENA, REPORT
     from llava_ecg.llm import LLMConfigError
 
     try:

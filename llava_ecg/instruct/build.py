@@ -21,8 +21,10 @@ from typing import Any, Callable, Iterable, Iterator
 
 from tqdm.auto import tqdm
 
+from llava_ecg.catalog.sources import SOURCES
+
 from . import io as rio
-from .facts import SOURCES, RecordFacts, record_facts
+from .facts import RecordFacts, record_facts
 from .sources import reader_source
 from .tasks import IMAGE_TOKEN, TASKS, Item
 
@@ -155,7 +157,7 @@ def image_relpath(facts: RecordFacts, k: int, ext: str, prefix: str = "") -> str
     if path.is_absolute() or ".." in path.parts:
         path = PurePosixPath(facts.name)
     stem = str(path.with_suffix("")) if path.suffix in (".hea", ".mat", ".dat") else str(path)
-    folder = SOURCES[facts.source][1] + (f"/{prefix.strip('/')}" if prefix else "")
+    folder = SOURCES[facts.source].folder + (f"/{prefix.strip('/')}" if prefix else "")
     return f"{folder}/{stem}-{k}.{ext}"
 
 
@@ -209,7 +211,7 @@ def record_rows(record: str, ecg, cfg: BuildConfig, *, weights_cache: dict | Non
         items = [instruct_item(q, rng) for q in (ecg.meta or {}).get("ecgqa", [])]
     else:
         items = choose_items(facts, cfg, weights)
-    prefix = SOURCES[facts.source][2]
+    prefix = SOURCES[facts.source].id_prefix
     rows, manifest = [], []
     for j, item in enumerate(items):
         k = j % len(specs)

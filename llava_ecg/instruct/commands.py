@@ -197,9 +197,9 @@ def cmd_build_instruct(args) -> int:
 
 
 def cmd_build_bench(args) -> int:
-    from .bench import SUBSET_SOURCES, build_bench
+    from .bench import build_bench, buildable_subsets
 
-    subsets = args.subset or [s for s, src in SUBSET_SOURCES.items() if src == args.source]
+    subsets = args.subset or buildable_subsets(args.source)
     if not subsets:
         print(f"error: no ECGBench subset is built from --source {args.source}; pick --subset", file=sys.stderr)
         return 2

@@ -12,12 +12,13 @@ import os
 from typing import Any, Iterable, Iterator
 
 from llava_ecg.atomic import atomic_open as _atomic_open
+from llava_ecg.errors import LlavaEcgError
 
 
 _DELIMITERS = frozenset(" \t\r\n,]")
 
 
-class RowFileError(ValueError):
+class RowFileError(LlavaEcgError):
     """A row file cannot be read. The message names the file and the position of the defect."""
 
     def __init__(self, path, problem: str):

@@ -25,12 +25,13 @@ from typing import Any
 import httpx
 
 from llava_ecg.llm.cache import ResponseCache, request_key
+from llava_ecg.errors import LlavaEcgError
 
 RETRY_STATUSES = frozenset({408, 409, 425, 429, 500, 502, 503, 504, 520, 522, 524, 529})
 ENV_PREFIX = "LLAVA_ECG_LLM_"
 
 
-class LLMConfigError(ValueError):
+class LLMConfigError(LlavaEcgError):
     """The endpoint is not configured (no base URL or model) or an option is invalid."""
 
 

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from llava_ecg import atomic
-from llava_ecg.instruct.bench import RHYTHM_MCQ_OPTIONS
+from llava_ecg.catalog.subsets import RHYTHM_MCQ_OPTIONS
 from llava_ecg.instruct.tasks import LETTERS
 
 from .pipeline import SUBSET, TASK, QuickstartConfig

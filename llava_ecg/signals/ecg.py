@@ -11,12 +11,13 @@ from typing import Any
 
 import numpy as np
 
-STANDARD_LEADS: tuple[str, ...] = (
-    "I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6",
-)
+from llava_ecg.catalog.leads import STANDARD_LEADS
+from llava_ecg.errors import LlavaEcgError
+
+__all__ = ["ECG", "ECGReadError", "STANDARD_LEADS"]
 
 
-class ECGReadError(ValueError):
+class ECGReadError(LlavaEcgError):
     """A record could not be read. The message names the file and the defect."""
 
     def __init__(self, path, problem: str):

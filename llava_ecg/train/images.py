@@ -20,8 +20,10 @@ import numpy as np
 import torch
 from PIL import Image
 
+from llava_ecg.errors import LlavaEcgError
 
-class ImageConfigError(ValueError):
+
+class ImageConfigError(LlavaEcgError):
     """The aspect mode / grid pinpoints / processor combination cannot work."""
 
 
