@@ -8,5 +8,5 @@ class EvalInputError(LlavaEcgError):
     """Bad predictions or references: wrong format, mismatched lengths, unknown ids."""
 
 
-class JudgeNotConfigured(RuntimeError):
+class JudgeNotConfigured(LlavaEcgError):
     """A report/arena subset was scored without an LLM judge (no endpoint given)."""

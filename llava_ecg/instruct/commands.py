@@ -10,7 +10,7 @@ import json
 import sys
 from pathlib import Path
 
-from llava_ecg.cli import positive_int
+from llava_ecg.argtypes import positive_int
 
 SOURCE_CHOICES = ("ptbxl", "mimic", "code15", "ecgqa", "cpsc", "g12", "csn", "challenge", "synthetic", "custom")
 OFFICIAL_SPLIT = ("ptbxl", "ecgqa")
