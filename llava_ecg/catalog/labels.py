@@ -8,9 +8,6 @@ so distractors for a rhythm question are always rhythms from the same vocabulary
 
 The PTB-XL table below is the content of PTB-XL 1.0.3 ``scp_statements.csv`` (code, description,
 statement kind, diagnostic class, subclass; dataset licence CC BY 4.0, Wagner et al. 2020).
-
-Equivalence groups (codes that name one finding, e.g. two spellings) and implications (a code whose presence
-makes another true) live on the space, so question builders never offer a distractor that is also right.
 """
 from __future__ import annotations
 
@@ -39,8 +36,6 @@ class Label:
 class LabelSpace:
     name: str
     labels: list[Label]
-    equivalent: tuple[frozenset[str], ...] = ()  # groups of codes that name the same finding
-    implies: dict[str, frozenset[str]] = field(default_factory=dict)  # code -> codes it makes true
     by_code: dict[str, Label] = field(init=False, repr=False)
 
     def __post_init__(self):
@@ -49,22 +44,6 @@ class LabelSpace:
     @property
     def codes(self) -> tuple[str, ...]:
         return tuple(label.code for label in self.labels)
-
-    def equivalents(self, code: str) -> frozenset[str]:
-        """``code`` and every code of its equivalence group."""
-        for group in self.equivalent:
-            if code in group:
-                return group | {code}
-        return frozenset({code})
-
-    def true_given(self, codes: Iterable[str]) -> frozenset[str]:
-        """Every code that is true when ``codes`` are: their equivalents and what they imply."""
-        found: set[str] = set()
-        for code in codes:
-            found |= self.equivalents(code)
-            for implied in self.implies.get(code, ()):
-                found |= self.equivalents(implied)
-        return frozenset(found)
 
     def __contains__(self, code: str) -> bool:
         return code in self.by_code
@@ -178,10 +157,12 @@ PTBXL_SCP_CLASS = {code: cls for code, _d, _k, cls, _s in PTBXL_SCP if cls}
 PTBXL_SUPERCLASS_MEMBERS = {cls: tuple(c for c, k in PTBXL_SCP_CLASS.items() if k == cls) for cls in PTBXL_SUPERCLASSES}
 
 # --- CODE-15% (exams.csv columns) ------------------------------------------------------------------------------
+# Conduction classes count as morphology (block patterns are read from the PR/QRS shape), as PULSE's Table A1
+# has CODE-15% morphology rows; docs/instruct.md gives the mapping.
 CODE15_SPACE = LabelSpace("code15", [
-    Label("1dAVb", "1st degree AV block", "rhythm"),
-    Label("RBBB", "right bundle branch block", "rhythm"),
-    Label("LBBB", "left bundle branch block", "rhythm"),
+    Label("1dAVb", "1st degree AV block", "morphology"),
+    Label("RBBB", "right bundle branch block", "morphology"),
+    Label("LBBB", "left bundle branch block", "morphology"),
     Label("SB", "sinus bradycardia", "rhythm"),
     Label("ST", "sinus tachycardia", "rhythm"),
     Label("AF", "atrial fibrillation", "rhythm"),

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from llava_ecg.errors import LlavaEcgError
 from llava_ecg.registry import Registry, UnknownNameError
 
-__all__ = ["Source", "SOURCES", "READER_NAMES", "CHALLENGE_DATABASES", "canonical_source", "get_source",
+__all__ = ["Source", "SOURCES", "READER_NAMES", "CHALLENGE_DATABASES", "CHALLENGE_SOURCES", "canonical_source", "get_source",
            "register_source_name", "UnknownSourceError"]
 
 
@@ -56,6 +56,8 @@ for _source, _aliases in (
 
 # ``llava_ecg.signals`` marks Challenge-format records source="challenge" plus the database they come from.
 CHALLENGE_DATABASES = {"cpsc": "cpsc", "cpsc_extra": "cpsc", "georgia": "g12", "chapman_ningbo": "csn"}
+# the sources a PhysioNet/CinC 2020/21 folder holds records of
+CHALLENGE_SOURCES = ("cpsc", "g12", "csn", "ptbxl")
 
 
 def canonical_source(name: str | None) -> str:

@@ -64,9 +64,3 @@ def test_every_buildable_subset_names_a_catalog_source():
         subset = get_subset(name)
         assert subset.source is None or subset.source in SOURCES, name
 
-
-def test_equivalence_groups_close_over_implications():
-    space = L.LabelSpace("t", [L.Label("A", "a", "rhythm"), L.Label("B", "b", "rhythm"), L.Label("C", "c", "rhythm")],
-                         equivalent=(frozenset({"A", "B"}),), implies={"C": frozenset({"A"})})
-    assert space.equivalents("A") == {"A", "B"}
-    assert space.true_given(["C"]) == {"A", "B", "C"}
