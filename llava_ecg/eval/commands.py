@@ -54,6 +54,10 @@ def register(subparsers) -> None:
     r.add_argument("results_dir", metavar="RESULTS_DIR")
     r.add_argument("-o", "--output", help="folder for report.md and plots (default RESULTS_DIR)")
     r.add_argument("--no-plots", action="store_true")
+    r.add_argument("--ablation", choices=("table5", "table6"),
+                   help="also print an ablation table (one run per training set) beside PULSE Table 5 or 6")
+    r.add_argument("--ablation-full", metavar="RUN",
+                   help="the run trained on the full mix (AVG reference; default: the best average)")
     r.set_defaults(func=_report)
 
 
@@ -141,7 +145,14 @@ def _report(args) -> int:
 
     try:
         path = write_report(args.results_dir, args.output, plots=not args.no_plots)
-    except EvalInputError as exc:
+        if args.ablation:
+            from llava_ecg.eval.ablation import ablation_table
+            from llava_ecg.eval.results import load_results, write_text_atomic
+
+            text = ablation_table(load_results(args.results_dir), args.ablation, full_run=args.ablation_full)
+            write_text_atomic(path.parent / f"ablation-{args.ablation}.md", text)
+            print(text)
+    except (EvalInputError, ValueError) as exc:
         print(f"llava-ecg report: error: {exc}", file=sys.stderr)
         return 2
     print(path)
