@@ -41,11 +41,11 @@ def main() -> None:
     if not src.is_file():
         write_shaped(src, args.rows)
     size = src.stat().st_size / 2**20
-    base = _peak_child([sys.executable, "-c", "import llava_ecg.instruct.select"])
+    base = _peak_child([sys.executable, "-m", "llava_ecg.cli", "select", "--help"])
     wall, rss = _peak_child([sys.executable, "-m", "llava_ecg.cli", "select", str(src), "-o", str(folder / "out"),
                              "--ablation", "table5", "--ablation", "table6", "--no-progress"])
     print(f"input {size:.0f} MiB; select table5+table6 (8 files, one pass): {wall:.1f} s, peak RSS {rss:.0f} MiB "
-          f"(interpreter + imports alone: {base[1]:.0f} MiB)")
+          f"(`llava-ecg select --help` alone: {base[1]:.0f} MiB)")
     if not args.no_contrast:
         wall, rss = _peak_child([sys.executable, "-c", f"import json;json.load(open({str(src)!r}))"])
         print(f"contrast: json.load of the same file: {wall:.1f} s, peak RSS {rss:.0f} MiB")
