@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 from collections.abc import Callable, Iterable
 
 
@@ -57,11 +58,18 @@ non_negative_float = float_range(0.0)
 probability = float_range(0.0, 1.0)
 
 
-def one_of(names: Iterable[str], what: str = "name") -> Callable[[str], str]:
-    """A single name from ``names`` (for lists too long or too dynamic for ``choices=``)."""
-    known = sorted(names)
+Names = Iterable[str] | Callable[[], Iterable[str]]
 
+
+def _known(names: Names) -> list[str]:
+    return sorted(names() if callable(names) else names)
+
+
+def one_of(names: Names, what: str = "name") -> Callable[[str], str]:
+    """A single name from ``names`` (for lists too long or too dynamic for ``choices=``). ``names`` may be a
+    function, called only when the option is parsed (so ``--help`` need not import the registry)."""
     def parse(text: str) -> str:
+        known = _known(names)
         if text not in known:
             raise argparse.ArgumentTypeError(f"unknown {what} {text!r}; known: {', '.join(known)}")
         return text
@@ -69,11 +77,10 @@ def one_of(names: Iterable[str], what: str = "name") -> Callable[[str], str]:
     return parse
 
 
-def comma_list(names: Iterable[str], what: str = "name") -> Callable[[str], list[str]]:
+def comma_list(names: Names, what: str = "name") -> Callable[[str], list[str]]:
     """A comma-separated list whose every item is one of ``names``; an empty list is refused."""
-    known = sorted(names)
-
     def parse(text: str) -> list[str]:
+        known = _known(names)
         items = [t.strip() for t in text.split(",") if t.strip()]
         if not items:
             raise argparse.ArgumentTypeError(f"expected a comma-separated list of {what}s; known: {', '.join(known)}")
@@ -95,3 +102,22 @@ def json_list(text: str) -> list:
     if not isinstance(value, list):
         raise argparse.ArgumentTypeError(f"expected a JSON list, got a JSON {type(value).__name__}")
     return value
+
+
+def output_path(text: str) -> str:
+    """An output folder: new, or an existing folder (never an existing file)."""
+    if os.path.exists(text) and not os.path.isdir(text):
+        raise argparse.ArgumentTypeError(f"{text} exists and is not a folder")
+    return text
+
+
+def existing_dir(text: str) -> str:
+    if not os.path.isdir(text):
+        raise argparse.ArgumentTypeError(f"{text}: {'not a folder' if os.path.exists(text) else 'no such folder'}")
+    return text
+
+
+def existing_file(text: str) -> str:
+    if not os.path.isfile(text):
+        raise argparse.ArgumentTypeError(f"{text}: {'not a file' if os.path.exists(text) else 'no such file'}")
+    return text

@@ -82,6 +82,8 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:  # a path the user gave: missing, a folder, no permission, already there
         code = EXIT_USAGE if exc.filename is not None else EXIT_FAILED
         return _fail(args, _os_message(exc), code, debug)
+    except ValueError as exc:  # a bad value not (yet) raised as a LlavaEcgError: still one line, not a traceback
+        return _fail(args, f"{exc} (--debug shows where)", EXIT_FAILED, debug)
 
 
 def _fail(args: argparse.Namespace, message: str, code: int, debug: bool) -> int:

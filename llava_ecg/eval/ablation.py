@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+from llava_ecg.eval.errors import EvalInputError
 from llava_ecg.eval.results import ResultSet
 
 COLUMNS = ("ptb-test", "ptb-test-report", "csn-test-no-cot", "code15-test", "ecgqa-test", "cpsc-test",
@@ -74,12 +75,12 @@ def ablation_table(results: Sequence[ResultSet], table: str, *, full_run: str | 
     """Markdown: our runs (AVG relative to ``full_run``, default the run with the highest average) above the
     paper's rows of ``table`` (``table5`` or ``table6``)."""
     if table not in PAPER:
-        raise ValueError(f"unknown ablation table {table!r}; known: {', '.join(PAPER)}")
+        raise EvalInputError(f"unknown ablation table {table!r}; known: {', '.join(PAPER)}")
     ours = _rows_of(results)
     if full_run is not None:
         matches = [name for name in ours if name == full_run or name.startswith(f"{full_run} (")]
         if not matches:
-            raise ValueError(f"--ablation-full {full_run!r}: no such run; runs: {', '.join(ours) or 'none'}")
+            raise EvalInputError(f"--ablation-full {full_run!r}: no such run; runs: {', '.join(ours) or 'none'}")
         full = matches[0]
     else:
         scored = {name: _avg(v) for name, v in ours.items() if _avg(v) is not None}

@@ -35,6 +35,7 @@ def _parser_raising(exc: BaseException):
     (OSError(errno.ENOSPC, "No space left on device"), 1, "llava-ecg boom now: error: No space left on device"),
     (LlavaEcgError("first line\n  second line"), 2, "llava-ecg boom now: error: first line second line"),
     (KeyboardInterrupt(), 130, "llava-ecg boom now: error: interrupted"),
+    (ValueError("weight must be >= 0"), 1, "llava-ecg boom now: error: weight must be >= 0 (--debug shows where)"),
 ])
 def test_errors_become_one_line_and_an_exit_code(monkeypatch, capsys, exc, code, line):
     monkeypatch.setattr(cli, "build_parser", _parser_raising(exc))
