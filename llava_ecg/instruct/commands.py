@@ -52,7 +52,7 @@ def register(sub) -> None:
                                      "multiple-choice) for a custom selection")
     p.add_argument("--name", default="selection", help="file name of the custom selection")
     p.add_argument("--no-progress", action="store_true")
-    p.set_defaults(func=_reported(cmd_select, "select"))
+    p.set_defaults(func=cmd_select)
 
     p = sub.add_parser("decontam", help="count test records/patients that also occur in a training build")
     p.add_argument("--train", required=True, help="training manifest.jsonl (or any ECGInstruct row file)")
