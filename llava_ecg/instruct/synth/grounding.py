@@ -25,10 +25,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from llava_ecg.catalog.labels import GENERIC_VOCAB, generic_code, generic_codes_from_text
 from llava_ecg.llm.jsonx import extract_json
 
 from ..facts import RecordFacts
-from llava_ecg.catalog.labels import GENERIC_VOCAB, generic_code, generic_codes_from_text
 from ..tasks import is_probably_english
 
 # largest accepted difference per measurement (units: bpm, ms, degrees)
