@@ -34,6 +34,8 @@ def grounding():
      "List findings as JSON.", "```json\n{\"rhythm\": \"sinus\"}\n```"),
     ("Sure! Here it is.\nTask: Tabulate.\nResponse:\n| a | b |\n|---|---|\n| 1 | 2 |", "Tabulate.",
      "| a | b |\n|---|---|\n| 1 | 2 |"),
+    ("Task: A 60-year-old arrives.\nQuestion: which rhythm?\nResponse: Step 1: rate.\nAnswer: sinus rhythm.",
+     "A 60-year-old arrives.\nQuestion: which rhythm?", "Step 1: rate.\nAnswer: sinus rhythm."),
 ])
 def test_parse_task(reply, task, response):
     assert parse_task(reply) == (task, response)
