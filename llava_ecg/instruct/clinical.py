@@ -157,7 +157,8 @@ CHALLENGE = Semantics(
         "RAHV": "right atrial high voltage", "ERe": "early repolarization",
         "NSIVCB": "non-specific intraventricular conduction disorder", "LAnFB": "left anterior fascicular block",
         "SAAWR": "wandering atrial pacemaker (sinus to atrial)", "VEB": "ventricular ectopic beats",
-        "TIA": "transient ischaemic attack",
+        "TIA": "transient ischaemic attack", "PAC": "premature atrial contractions",
+        "SVPB": "supraventricular premature beats", "VPB": "ventricular premature beats",
     },
 )
 
