@@ -95,7 +95,7 @@ def _run(args, *, judged_only: bool) -> int:
     from llava_ecg.eval.references import load_references
     from llava_ecg.eval.results import score_document, write_json_atomic
     from llava_ecg.eval.scoring import references_mismatch
-    from llava_ecg.eval.subsets import ARENA, REPORT
+    from llava_ecg.catalog.subsets import ARENA, REPORT
 
     try:
         subset = get_subset(args.subset)

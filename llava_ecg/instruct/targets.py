@@ -86,7 +86,7 @@ def load_targets(path) -> dict[str, dict[Cell, float]]:
         raise InstructConfigError(f"{path}: not valid {'JSON' if path.suffix == '.json' else 'YAML'} ({exc})") from None
     if not isinstance(doc, dict) or not doc:
         raise InstructConfigError(f"{path}: expected a mapping source -> {{family.format: count}}")
-    from .facts import canonical_source
+    from llava_ecg.catalog.sources import canonical_source
 
     out = {}
     for source, cells in doc.items():

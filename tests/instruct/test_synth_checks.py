@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from llava_ecg.instruct import labels as L
+from llava_ecg.catalog import labels as L
 from llava_ecg.instruct.facts import RecordFacts
 from llava_ecg.instruct.synth import JudgeNotIndependent, check_independent
 from llava_ecg.instruct.synth.grounding import (Grounding, claimed_codes, format_problem, quote_overlap,

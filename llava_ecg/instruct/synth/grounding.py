@@ -3,7 +3,7 @@
 Reasons (counted in the build summary; the item goes to the review file with them):
 
 * ``invented_label`` — a finding named in an answer that the record lacks. Mentions are found with the label
-  module's English vocabulary (:data:`~llava_ecg.instruct.labels.GENERIC_VOCAB`, synonyms included); the record's
+  module's English vocabulary (:data:`~llava_ecg.catalog.labels.GENERIC_VOCAB`, synonyms included); the record's
   own labels are mapped into it by code and by name, plus the findings of an English report and what its
   measurements imply (axis < -30° = left axis deviation, > 90° = right, QTc > 460 ms = long QT). A mention in a
   clause with a negation or contrast cue ("no", "without", "unlike", "rule out", "if", ...) is not a claim.
@@ -25,10 +25,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from llava_ecg.catalog.labels import GENERIC_VOCAB, generic_code, generic_codes_from_text
 from llava_ecg.llm.jsonx import extract_json
 
 from ..facts import RecordFacts
-from ..labels import GENERIC_VOCAB, generic_code, generic_codes_from_text
 from ..tasks import is_probably_english
 
 # largest accepted difference per measurement (units: bpm, ms, degrees)

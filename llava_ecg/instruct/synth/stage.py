@@ -146,13 +146,15 @@ class Synthesizer:
     # ------------------------------------------------------------------ per record (inside the build loop)
     def prepare(self, ref: str, ecg, build_cfg) -> Prepared:
         from ..build import image_relpath, render_specs
-        from ..facts import SOURCES, record_facts
+        from llava_ecg.catalog.sources import SOURCES
+
+        from ..facts import record_facts
         from ..sources import reader_source
 
         facts = record_facts(ref, ecg, build_cfg.source)
         spec = render_specs(facts, build_cfg)[0]
         render = {"record": ref, "source": reader_source(facts.source), **spec}
-        return Prepared(ref, facts, f"{SOURCES[facts.source][2]}-{facts.name}",
+        return Prepared(ref, facts, f"{SOURCES[facts.source].id_prefix}-{facts.name}",
                         image_relpath(facts, 0, spec["format"], build_cfg.image_prefix), render, facts.source_name)
 
     # ------------------------------------------------------------------ planning
