@@ -14,7 +14,7 @@ from typing import Any, Callable
 from llava_ecg.catalog.labels import Label
 from llava_ecg.registry import Registry
 
-from .clinical import blocked, display_name, related, sentence
+from llava_ecg.catalog.clinical import blocked, display_name, related, sentence
 from .facts import RecordFacts
 from .measure import IRREGULAR_RR_CV
 
