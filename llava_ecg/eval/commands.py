@@ -63,6 +63,10 @@ def register(subparsers) -> None:
     r.add_argument("--paper-rows", metavar="MODELS",
                    help="the paper's rows to show: default (PULSE-7B, GPT-4o, GPT-4o mini, Gemini 1.5 Pro, Claude 3.5 "
                         "Sonnet, LLaVA-Med, ...), all, none, or comma-separated model names")
+    r.add_argument("--ablation", choices=("table5", "table6"),
+                   help="also print an ablation table (one run per training set) beside PULSE Table 5 or 6")
+    r.add_argument("--ablation-full", metavar="RUN",
+                   help="the run trained on the full mix (AVG reference; default: the best average)")
     r.set_defaults(func=_report)
 
 
@@ -97,7 +101,7 @@ def _run(args, *, judged_only: bool) -> int:
     from llava_ecg.eval.references import load_references
     from llava_ecg.eval.results import score_document, write_json_atomic
     from llava_ecg.eval.scoring import references_mismatch
-    from llava_ecg.eval.subsets import ARENA, REPORT
+    from llava_ecg.catalog.subsets import ARENA, REPORT
 
     try:
         subset = get_subset(args.subset)
@@ -150,5 +154,13 @@ def _judge(args) -> int:
 def _report(args) -> int:
     from llava_ecg.eval.report import write_report
 
-    print(write_report(args.results_dir, args.output, plots=not args.no_plots, paper_rows=args.paper_rows))
+    path = write_report(args.results_dir, args.output, plots=not args.no_plots, paper_rows=args.paper_rows)
+    if args.ablation:
+        from llava_ecg.eval.ablation import ablation_table
+        from llava_ecg.eval.results import load_results, write_text_atomic
+
+        text = ablation_table(load_results(args.results_dir), args.ablation, full_run=args.ablation_full)
+        write_text_atomic(path.parent / f"ablation-{args.ablation}.md", text)
+        print(text)
+    print(path)
     return 0

@@ -1,7 +1,7 @@
 """``llava-ecg report``: every evaluated model's numbers beside the paper's rows, in one table and one plot.
 
 The main table puts each run's ``pulse``-mode metrics (the authors' semantics, comparable with the paper) beside the
-paper's rows (:mod:`llava_ecg.eval.baselines`, PULSE v1 Tables 3-4: PULSE-7B, GPT-4o, GPT-4o mini, Gemini 1.5 Pro,
+paper's rows (:mod:`llava_ecg.catalog.baselines`, PULSE v1 Tables 3-4: PULSE-7B, GPT-4o, GPT-4o mini, Gemini 1.5 Pro,
 Claude 3.5 Sonnet, LLaVA-Med, ... — ``--paper-rows`` picks them); a second table has the runs' ``strict`` metrics with
 bootstrap intervals. ``paper_comparison.png`` draws each subset's headline metric as grouped bars for all of them.
 Several runs and models at once: every score file and lmms-eval results file under the folder is one run; a run
@@ -16,9 +16,9 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from llava_ecg.eval.baselines import SOURCE, PaperRow, select
+from llava_ecg.catalog.baselines import SOURCE, PaperRow, select
 from llava_ecg.eval.results import ResultSet, load_results
-from llava_ecg.eval.subsets import ARENA, MCQ, MULTILABEL, REPORT, SUBSETS, get_subset
+from llava_ecg.catalog.subsets import ARENA, MCQ, MULTILABEL, REPORT, SUBSETS, get_subset
 
 IN_DOMAIN = ("ptb-test", "ptb-test-report", "code15-test", "ecgqa-test")
 OUT_OF_DOMAIN = ("cpsc-test", "csn-test-no-cot", "g12-test-no-cot", "mmmu-ecg", "arena")
@@ -104,7 +104,7 @@ def write_report(results_dir: str | Path, out_dir: str | Path | None = None, *, 
                  paper_rows: str | None = None) -> Path:
     """Write ``report.md`` (and PNGs) into ``out_dir`` (default: ``results_dir``); return the Markdown path.
 
-    ``paper_rows``: which of the paper's models to show (:func:`llava_ecg.eval.baselines.select`)."""
+    ``paper_rows``: which of the paper's models to show (:func:`llava_ecg.catalog.baselines.select`)."""
     from llava_ecg.eval.errors import EvalInputError
     from llava_ecg.eval.results import write_text_atomic
 

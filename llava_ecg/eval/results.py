@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from llava_ecg import atomic
-from llava_ecg.eval.subsets import get_subset
+from llava_ecg.catalog.subsets import get_subset
 
 FORMAT = "llava-ecg-score/1"
 
@@ -95,7 +95,7 @@ def _run_key(path, marker: str) -> tuple | None:
 
 
 def _subset_order() -> list[str]:
-    from llava_ecg.eval.subsets import SUBSETS
+    from llava_ecg.catalog.subsets import SUBSETS
 
     return list(SUBSETS)
 

@@ -21,7 +21,7 @@ def _run(blocked: tuple[str, ...], code: str) -> subprocess.CompletedProcess:
 
 def test_scoring_judge_and_report_need_no_torch_transformers_or_llava():
     proc = _run(("torch", "transformers", "llava", "deepspeed", "peft", "lmms_eval"), """
-import llava_ecg.eval, llava_ecg.eval.report, llava_ecg.eval.judge, llava_ecg.eval.baselines
+import llava_ecg.eval, llava_ecg.eval.report, llava_ecg.eval.judge, llava_ecg.catalog.baselines
 from llava_ecg.cli import build_parser
 build_parser()
 print("ok")

@@ -1,4 +1,4 @@
-"""The paper's ECGBench rows (PULSE v1 Tables 3-4) as data: ``data/pulse_v1_baselines.csv``, source in its header.
+"""The paper's ECGBench rows (PULSE v1 Tables 3-4) as data: ``pulse_v1_baselines.csv``, source in its header.
 
 Every model of both tables (PULSE-7B, GPT-4o, GPT-4o mini, Gemini 1.5 Pro, Claude 3.5 Sonnet, LLaVA-Med, the
 LLaVA/Qwen/InternVL families, the ECG-specific methods, Random), one column per ``<subset>:<metric>``. Cells keep
@@ -12,11 +12,19 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-DATA = Path(__file__).with_name("data") / "pulse_v1_baselines.csv"
+from llava_ecg.errors import LlavaEcgError
+
+DATA = Path(__file__).with_name("pulse_v1_baselines.csv")
 SOURCE = "PULSE, arXiv 2410.19008 v1, Tables 3-4"
+#: PULSE-7B's report score by criterion (paper v1, Fig 4; the table has only the overall 61.3).
+PULSE_REPORT_CRITERIA = {"diagnosis": 47.7, "waveform": 50.4, "rhythm": 85.7}
 #: Shown by ``llava-ecg report`` unless ``--paper-rows`` says otherwise.
 DEFAULT_ROWS = ("PULSE-7B", "GPT-4o", "GPT-4o mini", "Gemini 1.5 Pro", "Claude 3.5 Sonnet", "LLaVA-Med",
                 "LLaVA-1.6-Vicuna-7B", "Qwen2-VL-72B", "InternVL2-Llama3-76B", "Random")
+
+
+class UnknownBaselineError(LlavaEcgError):
+    """A model name that is not a row of the paper's tables."""
 
 
 @dataclass(frozen=True)
@@ -48,10 +56,20 @@ def paper_rows() -> dict[str, PaperRow]:
     return rows
 
 
+def subset_numbers(subset: str) -> dict[str, dict[str, float]]:
+    """``{model: {metric: value}}`` for one ECGBench config (what ``Subset.paper`` returns)."""
+    out: dict[str, dict[str, float]] = {}
+    for row in paper_rows().values():
+        values = {metric: v for (name, metric), v in row.values.items() if name == subset}
+        if values:
+            out[row.model] = values
+    if subset == "ptb-test-report" and "PULSE-7B" in out:
+        out["PULSE-7B"].update(PULSE_REPORT_CRITERIA)
+    return out
+
+
 def select(names: str | None = None) -> list[PaperRow]:
     """``None``/``"default"``: :data:`DEFAULT_ROWS`; ``"all"``; ``"none"``; or comma-separated model names."""
-    from llava_ecg.eval.errors import EvalInputError
-
     rows = paper_rows()
     if names is None or names.strip().lower() == "default":
         return [rows[m] for m in DEFAULT_ROWS]
@@ -63,5 +81,5 @@ def select(names: str | None = None) -> list[PaperRow]:
     lower = {m.lower(): m for m in rows}
     unknown = [n for n in wanted if n.lower() not in lower]
     if unknown:
-        raise EvalInputError(f"--paper-rows: unknown model(s) {', '.join(unknown)}; known: {', '.join(rows)}")
+        raise UnknownBaselineError(f"--paper-rows: unknown model(s) {', '.join(unknown)}; known: {', '.join(rows)}")
     return [rows[lower[n.lower()]] for n in wanted]
