@@ -72,7 +72,7 @@ major = int(after["transformers"].split(".")[0]), int(after["transformers"].spli
 if major < (4, 47):
     sys.exit(f"expected lmms-eval's current transformers, found {after['transformers']} (the training pin?)")
 EOF
-"$VENV/bin/python" -c "import llava_ecg, lmms_eval_tasks; print('llava_ecg from', llava_ecg.__file__)"
+(cd / && "$VENV/bin/python" -c "import llava_ecg, lmms_eval_tasks; print('llava_ecg from', llava_ecg.__file__)")
 log "llava-ecg installed, nothing changed"
 
 # 3. The ECGBench tasks in that environment. The tests run from a copy, so they import the installed package.
