@@ -2,6 +2,7 @@
 
 Public entry: :func:`run_quickstart` with a :class:`QuickstartConfig`.
 """
-from .pipeline import QuickstartConfig, run_quickstart
+from .config import QuickstartConfig
+from .pipeline import run_quickstart
 
 __all__ = ["QuickstartConfig", "run_quickstart"]

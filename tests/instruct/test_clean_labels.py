@@ -13,7 +13,7 @@ from llava_ecg.catalog import labels as L
 from llava_ecg.instruct.clinical import blocked, display_name, related
 from llava_ecg.catalog.labels import challenge_space
 from llava_ecg.instruct.facts import RecordFacts
-from llava_ecg.instruct.tasks import cells, run_task
+from llava_ecg.instruct.engine import cells, run_task
 
 SPACES = {"ptbxl": L.PTBXL_SPACE, "code15": L.CODE15_SPACE, "cpsc": L.CPSC_SPACE, "mimic": L.GENERIC_SPACE,
           "g12": challenge_space("g12"), "csn": challenge_space("csn")}
