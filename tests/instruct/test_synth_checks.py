@@ -152,6 +152,8 @@ def test_report_and_dialogue_checks():
                "No other finding is described.")
     assert g.check_report(english) == []
     assert g.check_report(english + " Atrial fibrillation is present.") == ["invented_label"]
+    half = "The rhythm is sinus rhythm with P-Verbreiterung. The axis is normal. There is an inferior infarction. Done."
+    assert g.check_report(half) == ["translation_failed"]  # a German word the report markers miss
     assert g.check_dialogue([("Rate?", "Regular. Sinus rhythm is seen."), ("Anything else?", "Inferior MI.")]) \
         == ["too_short"]
 

@@ -29,7 +29,7 @@ from llava_ecg.catalog.labels import GENERIC_VOCAB, generic_code, generic_codes_
 from llava_ecg.llm.jsonx import extract_json
 
 from ..facts import RecordFacts
-from ..engine import is_probably_english
+from ..engine import is_probably_english as _no_marker_words
 
 # largest accepted difference per measurement (units: bpm, ms, degrees)
 TOLERANCE = {"hr": 5.0, "pr": 20.0, "qrs": 15.0, "qt": 30.0, "qtc": 30.0, "axis": 15.0}
@@ -55,6 +55,17 @@ _MENTIONS_REPORT = re.compile(
     r"\b(?:the|this|given|provided|attached|accompanying|original|physician'?s?|cardiologist'?s?|written) "
     r"(?:report|record|notes?)\b|\baccording to the\b|\bas (?:documented|reported|stated|noted) in\b",
     re.IGNORECASE)
+# German text the report-language markers miss: umlauts/eszett, German ECG words and German word endings
+_GERMAN = re.compile(r"[äöüßÄÖÜ]|\b(?:und|mit|bei|nicht|keine?|sonst|normales|verdacht|wahrscheinlich|fraglich|"
+                     r"infarkt|vorhof\w*|kammer\w*|\w+schenkelblock|\w+typ|niederspannung|periphere|"
+                     r"\w{4,}(?:ung|ungen|isch|ische[nrs]?|liche[nrs]?))\b", re.IGNORECASE)
+
+
+def is_english(text: str) -> bool:
+    """False for text in German (or PTB-XL's other languages): never let it into English training data."""
+    return _no_marker_words(text) and not _GERMAN.search(text or "")
+
+
 _WORD = re.compile(r"[a-z0-9äöüß]+|§")
 _FINDING_NAMES = [re.compile(pattern) for _c, _n, _f, pattern in GENERIC_VOCAB]
 _SENTENCE = re.compile(r"[^.!?]*[A-Za-z][^.!?]*[.!?]")
@@ -200,7 +211,7 @@ class Grounding:
     config: GroundingConfig = field(default_factory=GroundingConfig)
 
     def __post_init__(self):
-        self.report_english = bool(self.report) and is_probably_english(self.report)
+        self.report_english = bool(self.report) and is_english(self.report)
         self.allowed = record_codes(self.facts, self.report if self.report_english else None)
         self.report_numbers = set(re.findall(r"\d+", self.report or ""))
 
@@ -217,7 +228,7 @@ class Grounding:
                 reasons.append("measurement_off")
         if _MENTIONS_REPORT.search(text):
             reasons.append("mentions_report")
-        if not is_probably_english(text):
+        if not is_english(text):
             reasons.append("not_english")
         return _unique(reasons)
 
@@ -240,7 +251,7 @@ class Grounding:
         reasons = self.answer_reasons(response)
         if _MENTIONS_REPORT.search(task):
             reasons.append("mentions_report")
-        if not is_probably_english(task):
+        if not is_english(task):
             reasons.append("not_english")
         if self.quoting(f"{task}\n{response}"):
             reasons.append("quotes_report")
@@ -252,7 +263,7 @@ class Grounding:
         reasons: list[str] = []
         for human, answer in turns:
             reasons += self.answer_reasons(answer)
-            if _MENTIONS_REPORT.search(human) or not is_probably_english(human):
+            if _MENTIONS_REPORT.search(human) or not is_english(human):
                 reasons.append("mentions_report" if _MENTIONS_REPORT.search(human) else "not_english")
             if sentences(answer) < self.config.min_answer_sentences:
                 reasons.append("too_short")
@@ -262,7 +273,7 @@ class Grounding:
 
     def check_report(self, revised: str) -> list[str]:
         reasons = [r for r in self.answer_reasons(revised) if r not in ("mentions_report", "not_english")]
-        if not is_probably_english(revised):
+        if not is_english(revised):
             reasons.append("not_english" if self.report_english else "translation_failed")
         if sentences(revised) < self.config.min_report_sentences:
             reasons.append("too_short")

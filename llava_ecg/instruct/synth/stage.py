@@ -17,8 +17,8 @@ from typing import Any
 from llava_ecg.llm.client import RETRY_STATUSES
 from llava_ecg.llm.jsonx import extract_json
 
-from ..engine import IMAGE_TOKEN, is_probably_english
-from .grounding import Grounding, GroundingConfig
+from ..engine import IMAGE_TOKEN
+from .grounding import Grounding, GroundingConfig, is_english
 from .judge import check_independent, item_text, judge_messages
 from .parse import ParseError, parse_dialogue, parse_report, parse_task, parse_verdict
 from .prompts import DELIMITERS, DIALOGUE, FRAMINGS, JUDGE, OUTPUT_FORMATS, REPORT, TARGETS, TASK
@@ -186,7 +186,7 @@ class Synthesizer:
                 jobs.append(Job("report", i, 0, stable_seed(c.seed, p.ref, "synth.report"),
                                 REPORT.messages(report=fields["report"]),
                                 {"question": rng.choice(REPORT_QUESTIONS),
-                                 "translated": not is_probably_english(facts.report)}))
+                                 "translated": not is_english(facts.report)}))
         return jobs
 
     # ------------------------------------------------------------------ the chunk
