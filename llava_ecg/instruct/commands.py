@@ -82,7 +82,8 @@ def _register_instruct(bsub) -> None:
     p.add_argument("--split", choices=("train", "val", "test", "all"),
                    help="records of this split (default: train for PTB-XL/ECG-QA, all otherwise)")
     p.add_argument("--limit", type=positive_int, help="only the first N records")
-    p.add_argument("--shard", type=_shard, default=(0, 1), metavar="I/N")
+    p.add_argument("--shard", type=_shard, default=(0, 1), metavar="I/N",
+                   help="build only shard I of N (every N-th record from I); the shards' outputs union to the build")
     p.add_argument("--exclude", action="append", default=[], metavar="TESTSET",
                    help="leave out records of this test set (ECGBench JSON, manifest or record list); repeatable")
     p.add_argument("--seed", type=int, default=0, help="seed of every random choice (default 0)")
@@ -118,7 +119,7 @@ def _register_bench(bsub) -> None:
     p = bsub.add_parser("bench", help="ECGBench-format test sets from your own records",
                         description="Rows in the exact ECGBench schema and prompt wording; evaluate them with "
                                     "`lmms-eval --tasks ecgbench` (ECGBENCH_ROOT=OUTPUT).")
-    p.add_argument("--source", required=True, choices=SOURCE_CHOICES)
+    p.add_argument("--source", required=True, choices=SOURCE_CHOICES, help="dataset kind of --root")
     p.add_argument("--root", required=True, help="dataset root (ECG-QA: the ecg-qa folder; then also --ptbxl-root)")
     p.add_argument("--ptbxl-root", help="PTB-XL root for ecgqa-test images")
     p.add_argument("-o", "--output", required=True, type=output_path, help="output folder")
