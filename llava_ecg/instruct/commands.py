@@ -336,8 +336,8 @@ def cmd_readmit(args) -> int:
 
     ids = [i.strip() for i in args.ids.split(",") if i.strip()] if args.ids else admitted_ids(args.from_file)
     if not ids:
-        print("nothing to re-admit (no ids / no entries marked \"decision\": \"admit\")", file=sys.stderr)
-        return 2
+        where = f"--from {args.from_file}" if args.from_file else "--ids"
+        raise LlavaEcgError(f"nothing to re-admit: {where} names no ids (entries marked \"decision\": \"admit\")")
     counts = readmit(args.output, ids, reviewer=args.reviewer)
     print(f"re-admitted {counts['admitted']} items ({counts['already']} were already) into {args.output}")
     return 0

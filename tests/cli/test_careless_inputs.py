@@ -66,6 +66,10 @@ CASES = [
          "--no-progress", names="{junk_records}"),
     Case("instruct-bad-mix", "build instruct --synthetic 2 -o {out} --mix rhythm.mcq=lots --no-progress",
          names="lots"),
+    Case("instruct-synth-without-judge", "build instruct --synthetic 2 -o {out} --synth-url http://127.0.0.1:9/v1 "
+         "--synth-model g --no-progress", names="--judge-model"),
+    Case("instruct-synth-temperature-3", "build instruct --synthetic 2 -o {out} --synth-temperature 3 --no-progress",
+         names="--synth-temperature"),
     # build bench
     Case("bench-subset-not-of-source", "build bench --source code15 --subset ptb-test --root {records} -o {out} "
          "--no-progress", names="--source code15"),
@@ -76,6 +80,11 @@ CASES = [
     Case("bench-source-without-subsets", "build bench --source custom --root {records} -o {out} --no-progress",
          names="--source custom"),
     Case("bench-missing-root", "build bench --source cpsc --root {missing} -o {out} --no-progress"),
+    # readmit
+    Case("readmit-missing-build", "readmit {missing} --ids a"),
+    Case("readmit-build-without-review", "readmit {folder} --ids a", names="{folder}"),
+    Case("readmit-empty-review-file", "readmit {folder} --from {empty}", names="{empty}"),
+    Case("readmit-binary-review-file", "readmit {folder} --from {binary}", names="{binary}"),
     # validate
     Case("validate-missing", "validate {missing} --no-progress"),
     Case("validate-empty", "validate {empty} --no-progress", names="{empty}"),
