@@ -21,8 +21,10 @@ from typing import Any, Callable, Iterable, Iterator
 
 from tqdm.auto import tqdm
 
+from llava_ecg.catalog.sources import SOURCES
+
 from . import io as rio
-from .facts import SOURCES, RecordFacts, record_facts
+from .facts import RecordFacts, record_facts
 from .sources import reader_source
 from .targets import ALL_SOURCES, InstructConfigError, Schedule, load_targets, normalise, pulse_targets, shares_for
 from .tasks import IMAGE_TOKEN, TASKS, Item, cells, run_task
@@ -149,7 +151,7 @@ def image_relpath(facts: RecordFacts, k: int, ext: str, prefix: str = "") -> str
     if path.is_absolute() or ".." in path.parts:
         path = PurePosixPath(facts.name)
     stem = str(path.with_suffix("")) if path.suffix in (".hea", ".mat", ".dat") else str(path)
-    folder = SOURCES[facts.source][1] + (f"/{prefix.strip('/')}" if prefix else "")
+    folder = SOURCES[facts.source].folder + (f"/{prefix.strip('/')}" if prefix else "")
     return f"{folder}/{stem}-{k}.{ext}"
 
 
@@ -246,7 +248,7 @@ def record_rows(record: str, ecg, cfg: BuildConfig, *, ordinal: int = 0, schedul
         rng = random.Random(stable_seed(cfg.seed, facts.record, "hooks"))
         for hook in ITEM_HOOKS:
             items += hook(facts, ecg, rng)
-    prefix = SOURCES[facts.source][2]
+    prefix = SOURCES[facts.source].id_prefix
     rows, manifest = [], []
     for j, item in enumerate(items):
         k = j % len(specs)
@@ -282,7 +284,7 @@ def record_lane(ref: str, source: str | None) -> str:
         return source
     from llava_ecg.signals.challenge import database_of
 
-    from .facts import CHALLENGE_DATABASES
+    from llava_ecg.catalog.sources import CHALLENGE_DATABASES
 
     name = PurePosixPath(ref.replace("\\", "/")).name
     database = database_of(name.removesuffix(".hea").removesuffix(".mat"))

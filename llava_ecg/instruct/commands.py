@@ -37,6 +37,23 @@ def register(sub) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_validate)
 
+    p = sub.add_parser("select", help="training subsets of a released ECGInstruct.json by source and task "
+                                      "(PULSE Tables 5-6 ablations), streaming",
+                       description="Filter ECGInstruct.json (JSON array or JSONL) in one streaming pass. Sources: "
+                                   "P=PTB-XL M=MIMIC-IV-ECG C=CODE-15%% E=ECG-QA; tasks: F=feature R=rhythm "
+                                   "M=morphology C=clinical report.")
+    p.add_argument("file", help="ECGInstruct.json (or a .jsonl row file)")
+    p.add_argument("-o", "--output", required=True, help="output folder (one JSON array per selection)")
+    p.add_argument("--ablation", action="append", choices=("table5", "table6"), default=[],
+                   help="write every training set of this ablation table (repeatable)")
+    p.add_argument("--sources", help="letters of PMCE for a custom selection (e.g. PM)")
+    p.add_argument("--tasks", default="FRMC", help="letters of FRMC for a custom selection (default all)")
+    p.add_argument("--formats", help="comma list of metadata types (close-ended,open-ended,fill-in-the-blank,"
+                                     "multiple-choice) for a custom selection")
+    p.add_argument("--name", default="selection", help="file name of the custom selection")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=cmd_select)
+
     p = sub.add_parser("decontam", help="count test records/patients that also occur in a training build")
     p.add_argument("--train", required=True, help="training manifest.jsonl (or any ECGInstruct row file)")
     p.add_argument("--test", required=True, nargs="+", help="ECGBench-format JSON(L), bench manifests or record lists")
@@ -409,6 +426,26 @@ def cmd_validate(args) -> int:
         print(f"note: --image-root {args.image_root}: {report.on_the_fly_rows} on-the-fly rows (with a render spec) "
               "have no image file to check", file=sys.stderr)
     return 0 if report.ok else 1
+
+
+def cmd_select(args) -> int:
+    from .select import SelectError, ablation_selections, select, selection
+
+    chosen = [s for table in args.ablation for s in ablation_selections(table)]
+    if args.sources:
+        formats = [f.strip() for f in (args.formats or "").split(",") if f.strip()]
+        chosen.append(selection(args.name, args.sources, args.tasks, formats))
+    if not chosen:
+        raise SelectError("nothing to select: give --ablation table5|table6 and/or --sources")
+    info = select(args.file, chosen, args.output, progress=not args.no_progress)
+    total = sum(info["input"].values())
+    print(f"{total} rows read from {args.file}")
+    print(f"{'source':<14} {'subtask':<11} {'type':<18} {'rows':>9}")
+    for (source, task, fmt), n in sorted(info["input"].items()):
+        print(f"{source:<14} {task:<11} {fmt:<18} {n:>9}")
+    for name, n in info["written"].items():
+        print(f"{name}: {n} rows -> {info['files'][name]}")
+    return 0
 
 
 def cmd_decontam(args) -> int:
