@@ -43,7 +43,8 @@ def register(sub) -> None:
                                    "P=PTB-XL M=MIMIC-IV-ECG C=CODE-15%% E=ECG-QA; tasks: F=feature R=rhythm "
                                    "M=morphology C=clinical report.")
     p.add_argument("file", help="ECGInstruct.json (or a .jsonl row file)")
-    p.add_argument("-o", "--output", required=True, help="output folder (one JSON array per selection)")
+    p.add_argument("-o", "--output", required=True, type=output_path,
+                   help="output folder (one JSON array per selection)")
     p.add_argument("--ablation", action="append", choices=("table5", "table6"), default=[],
                    help="write every training set of this ablation table (repeatable)")
     p.add_argument("--sources", help="letters of PMCE for a custom selection (e.g. PM)")
@@ -51,7 +52,7 @@ def register(sub) -> None:
     p.add_argument("--formats", help="comma list of metadata types (close-ended,open-ended,fill-in-the-blank,"
                                      "multiple-choice) for a custom selection")
     p.add_argument("--name", default="selection", help="file name of the custom selection")
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_select)
 
     p = sub.add_parser("decontam", help="count test records/patients that also occur in a training build")
@@ -437,8 +438,15 @@ def cmd_select(args) -> int:
         chosen.append(selection(args.name, args.sources, args.tasks, formats))
     if not chosen:
         raise SelectError("nothing to select: give --ablation table5|table6 and/or --sources")
-    info = select(args.file, chosen, args.output, progress=not args.no_progress)
-    total = sum(info["input"].values())
+    from llava_ecg.atomic import new_output_dir
+
+    with new_output_dir(args.output):  # an empty or unreadable input leaves no folder of empty arrays behind
+        info = select(args.file, chosen, args.output, progress=not args.no_progress)
+        total = sum(info["input"].values())
+        if not total:
+            raise SelectError(f"{args.file}: no rows (an empty file or an empty JSON array)")
+        if not any(info["written"].values()):
+            raise SelectError(f"no row of {args.file} matches {', '.join(info['written'])}")
     print(f"{total} rows read from {args.file}")
     print(f"{'source':<14} {'subtask':<11} {'type':<18} {'rows':>9}")
     for (source, task, fmt), n in sorted(info["input"].items()):

@@ -85,6 +85,13 @@ CASES = [
     Case("readmit-build-without-review", "readmit {folder} --ids a", names="{folder}"),
     Case("readmit-empty-review-file", "readmit {folder} --from {empty}", names="{empty}"),
     Case("readmit-binary-review-file", "readmit {folder} --from {binary}", names="{binary}"),
+    # select
+    Case("select-empty-file", "select {empty} -o {out} --ablation table5 --no-progress", names="{empty}"),
+    Case("select-binary-file", "select {binary} -o {out} --ablation table5 --no-progress", names="{binary}"),
+    Case("select-missing-file", "select {missing} -o {out} --ablation table5 --no-progress"),
+    Case("select-nothing-matches", "select {rows} -o {out} --sources P --no-progress", names="{rows}"),
+    Case("select-output-is-a-file", "select {rows} -o {existing_file} --sources P", names="{existing_file}"),
+    Case("select-nothing-chosen", "select {rows} -o {out} --no-progress", names="--sources"),
     # validate
     Case("validate-missing", "validate {missing} --no-progress"),
     Case("validate-empty", "validate {empty} --no-progress", names="{empty}"),
