@@ -10,25 +10,11 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+from llava_ecg.catalog.ecginstruct import ABLATION_COLUMNS as COLUMNS
+from llava_ecg.catalog.ecginstruct import ABLATION_PAPER as PAPER
+from llava_ecg.catalog.ecginstruct import ABLATION_TITLES as TITLES
 from llava_ecg.eval.errors import EvalInputError
 from llava_ecg.eval.results import ResultSet
-
-COLUMNS = ("ptb-test", "ptb-test-report", "csn-test-no-cot", "code15-test", "ecgqa-test", "cpsc-test",
-           "g12-test-no-cot", "mmmu-ecg", "arena")
-TITLES = ("PTB F1", "Report", "CSN", "CODE F1", "ECG-QA", "CPSC F1", "G12", "MMMU", "Arena")
-FULL = "P+M+C+E (PULSE)"
-# PULSE v1 Table 5 (data sources) and Table 6 (task families), headline metric per column in COLUMNS order
-PAPER = {
-    "table5": {"P": (68.2, 56.7, 82.8, 31.5, 31.8, 23.4, 65.4, 40.0, 28.4),
-               "P+M": (74.1, 62.4, 88.7, 48.5, 35.8, 52.4, 78.8, 58.5, 37.0),
-               "P+M+C": (74.1, 63.8, 87.5, 85.8, 43.4, 51.0, 75.5, 55.5, 39.4),
-               FULL: (74.8, 61.3, 85.2, 85.4, 73.8, 57.6, 78.2, 58.0, 38.9)},
-    "table6": {"F": (12.3, 36.0, 56.6, 11.2, 54.8, 2.5, 11.2, 34.0, 12.4),
-               "F+R": (26.9, 54.0, 83.8, 73.3, 61.4, 31.0, 67.3, 47.5, 25.3),
-               "F+R+M": (70.4, 57.6, 85.2, 82.7, 68.6, 43.8, 71.0, 52.5, 30.4),
-               "F+R+M+C (PULSE)": (74.8, 61.3, 85.2, 85.4, 73.8, 57.6, 78.2, 58.0, 38.9)},
-}
-
 
 def _headline(subset: str) -> str:
     from llava_ecg.eval.report import headline

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import random
 
-from .clinical import implied, synonyms
+from llava_ecg.catalog.clinical import implied, synonyms
 from .facts import RecordFacts
 from llava_ecg.catalog.labels import CODE15_SPACE, CPSC_SPACE
 from .engine import Item, pick, source_task

@@ -17,17 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
+from llava_ecg.catalog.ecginstruct import ABLATIONS, SOURCE_LETTERS, TASK_LETTERS
 from llava_ecg.errors import LlavaEcgError
 
 from . import io as rio
 
-SOURCE_LETTERS = {"P": "PTB-XL", "M": "MIMIC-IV-ECG", "C": "CODE-15%", "E": "ECG-QA"}
-TASK_LETTERS = {"F": "feature", "R": "rhythm", "M": "morphology", "C": "report"}
-# PULSE v1 ablations: Table 5 varies the data sources (all tasks), Table 6 the task families (all sources)
-ABLATIONS: dict[str, dict[str, tuple[str, str]]] = {
-    "table5": {"P": ("P", "FRMC"), "P+M": ("PM", "FRMC"), "P+M+C": ("PMC", "FRMC"), "P+M+C+E": ("PMCE", "FRMC")},
-    "table6": {"F": ("PMCE", "F"), "F+R": ("PMCE", "FR"), "F+R+M": ("PMCE", "FRM"), "F+R+M+C": ("PMCE", "FRMC")},
-}
 _SOURCE_ALIASES = {"ptb-xl": "PTB-XL", "ptbxl": "PTB-XL", "mimic-iv-ecg": "MIMIC-IV-ECG", "mimic": "MIMIC-IV-ECG",
                    "code-15%": "CODE-15%", "code15": "CODE-15%", "code-15": "CODE-15%", "ecg-qa": "ECG-QA",
                    "ecgqa": "ECG-QA"}

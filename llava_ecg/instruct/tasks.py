@@ -10,10 +10,10 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
+from llava_ecg.catalog.clinical import blocked, display_name, related, sentence
 from llava_ecg.catalog.labels import Label
 
 from . import indomain  # noqa: F401  (registers the in-domain source variants)
-from .clinical import blocked, display_name, related, sentence
 from .engine import LETTERS, Item, clean_report, is_probably_english, join_names, mcq_answer, mcq_block, pick, task
 from .facts import RecordFacts
 from .measure import IRREGULAR_RR_CV

@@ -163,7 +163,8 @@ def train(cfg: QuickstartConfig, base, data: dict[str, Path]) -> Path:
     out = cfg.out_dir / "checkpoint"
     overrides = {
         "model_name_or_path": base.llm_dir, "vision_tower": base.clip_dir, "data_path": data["train_rows"],
-        "records_root": cfg.out_dir / "records", "image_folder": cfg.out_dir / "images-unused",
+        # every row is drawn on the fly from records_root; image_folder only has to exist
+        "records_root": cfg.out_dir / "records", "image_folder": cfg.out_dir / "records",
         "output_dir": out, "num_train_epochs": cfg.epochs, "max_steps": cfg.max_steps, "seed": cfg.seed,
         "rerender_per_epoch": True,
         "logging_steps": max(1, min(10, cfg.max_steps // 3)) if cfg.max_steps > 0 else 10,

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from llava_ecg.catalog import labels as L
-from llava_ecg.instruct.clinical import blocked, display_name, related
+from llava_ecg.catalog.clinical import blocked, display_name, related
 from llava_ecg.catalog.labels import challenge_space
 from llava_ecg.instruct.facts import RecordFacts
 from llava_ecg.instruct.engine import cells, run_task

@@ -6,7 +6,7 @@ import json
 import random
 from collections import Counter
 
-from llava_ecg.instruct.targets import TABLE_A1
+from llava_ecg.catalog.ecginstruct import TABLE_A1
 
 SOURCE_NAMES = {"ptbxl": "PTB-XL", "mimic": "MIMIC-IV-ECG", "code15": "CODE-15%", "ecgqa": "ECG-QA"}
 TYPES = {"close": "close-ended", "open": "open-ended", "fill": "fill-in-the-blank", "mcq": "multiple-choice"}
