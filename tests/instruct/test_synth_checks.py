@@ -9,8 +9,13 @@ import pytest
 from llava_ecg.catalog import labels as L
 from llava_ecg.instruct.facts import RecordFacts
 from llava_ecg.instruct.synth import JudgeNotIndependent, check_independent
-from llava_ecg.instruct.synth.grounding import (Grounding, claimed_codes, format_problem, quote_overlap,
-                                                stated_measurements)
+from llava_ecg.instruct.synth.grounding import (
+    Grounding,
+    claimed_codes,
+    format_problem,
+    quote_overlap,
+    stated_measurements,
+)
 from llava_ecg.instruct.synth.parse import ParseError, parse_dialogue, parse_report, parse_task, parse_verdict
 from llava_ecg.instruct.synth.prompts import FRAMINGS, OUTPUT_FORMATS, PROMPTS
 
@@ -34,6 +39,8 @@ def grounding():
      "List findings as JSON.", "```json\n{\"rhythm\": \"sinus\"}\n```"),
     ("Sure! Here it is.\nTask: Tabulate.\nResponse:\n| a | b |\n|---|---|\n| 1 | 2 |", "Tabulate.",
      "| a | b |\n|---|---|\n| 1 | 2 |"),
+    ("Task: A 60-year-old arrives.\nQuestion: which rhythm?\nResponse: Step 1: rate.\nAnswer: sinus rhythm.",
+     "A 60-year-old arrives.\nQuestion: which rhythm?", "Step 1: rate.\nAnswer: sinus rhythm."),
 ])
 def test_parse_task(reply, task, response):
     assert parse_task(reply) == (task, response)

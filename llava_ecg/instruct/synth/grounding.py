@@ -4,9 +4,11 @@ Reasons (counted in the build summary; the item goes to the review file with the
 
 * ``invented_label`` — a finding named in an answer that the record lacks. Mentions are found with the label
   module's English vocabulary (:data:`~llava_ecg.catalog.labels.GENERIC_VOCAB`, synonyms included); the record's
-  own labels are mapped into it by code and by name, plus the findings of an English report and what its
-  measurements imply (axis < -30° = left axis deviation, > 90° = right, QTc > 460 ms = long QT). A mention in a
-  clause with a negation or contrast cue ("no", "without", "unlike", "rule out", "if", ...) is not a claim.
+  own labels are mapped into it by code and by name, plus the findings of an English report, what its measurements
+  imply (axis < -30° = left axis deviation, > 90° = right, QTc > 460 ms = long QT), their synonyms and implications
+  (:mod:`~llava_ecg.catalog.clinical`) and umbrella terms (non-specific ST-T changes for a T-wave abnormality). A
+  mention in a clause with a negation or contrast cue ("no", "without", "unlike", "rule out", "if", ...) is not a
+  claim.
 * ``measurement_off`` — a stated heart rate, PR, QRS, QT, QTc or axis that differs from the record's by more than
   :data:`TOLERANCE`; ``invented_measurement`` — such a number for a measurement the record does not have (and the
   report does not state). Reference ranges ("60-100 bpm", "less than 120 ms") are not claims.
@@ -25,6 +27,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from llava_ecg.catalog.clinical import implied, synonyms
 from llava_ecg.catalog.labels import GENERIC_VOCAB, generic_code, generic_codes_from_text
 from llava_ecg.llm.jsonx import extract_json
 
@@ -42,7 +45,9 @@ _NEGATION = re.compile(
     r"exclude[sd]?|unlikely|rather than|instead of|versus|vs|unlike|differential|distinguish\w*|"
     r"differentiat\w*|mimic\w*|if|would|could|might|whether|consider|suspect\w*|risk|look-alike|confused?)\b|n't\b",
     re.IGNORECASE)
-_IMPLIED = {"SB": {"SR"}, "STACH": {"SR"}, "SARRH": {"SR"}, "NORM": {"SR"}}
+# claims a present finding licenses beyond the clinical synonyms/implications: the umbrella terms an answer may use
+_UMBRELLA = {"NORM": {"SR"}, "NSSTT": {"TAB"}, "TAB": {"NSSTT"}, "STD": {"NSSTT"}, "STE": {"NSSTT"},
+             "LAFB": {"LAD"}, "LPFB": {"RAD"}}
 _COMPARATOR = re.compile(r"(?:<|>|≤|≥|\bless\b|\bmore\b|\bgreater\b|\bbelow\b|\babove\b|\bunder\b|\bover\b|"
                          r"\bexceed\w*|\bat least\b|\bat most\b|\bup to\b|\bupper\b|\blower\b|\bnormal\w*\b|"
                          r"\blimit\b|\brange\b|\btypically\b|\busually\b|\bcut-?off\b|\bthreshold\b)", re.IGNORECASE)
@@ -108,7 +113,7 @@ def record_codes(facts: RecordFacts, report_en: str | None) -> set[str]:
     if m.get("qtc", 0) > 460:
         codes.add("LQT")
     for code in list(codes):
-        codes |= _IMPLIED.get(code, set())
+        codes |= synonyms("generic", code) | implied("generic", code) | _UMBRELLA.get(code, set())
     return codes
 
 
