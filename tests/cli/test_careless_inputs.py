@@ -210,6 +210,7 @@ def _fill(text: str, values: dict) -> str:
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_careless_input(case, inputs, tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("LLAVA_ECG_LLM_CACHE", str(tmp_path / "llm_cache"))
+    monkeypatch.setenv("OMP_NUM_THREADS", os.environ.get("OMP_NUM_THREADS", "1"))  # quickstart sets it: undo after
     values = {**inputs, "out": str(tmp_path / "out")}
     before = set(Path(inputs["folder"]).iterdir())
     try:
