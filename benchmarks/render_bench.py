@@ -65,7 +65,7 @@ def pooled(n: int, workers: int):
     print(f"\npool of {workers} processes (forkserver), n={n} images per case, wall-clock throughput")
     ctx = mp.get_context("forkserver")
     with ctx.Pool(workers, _init) as pool:
-        for name, (kwargs, fmt, anchor) in CASES.items():
+        for name, (kwargs, fmt, _anchor) in CASES.items():
             pool.map(_one, [(kwargs, fmt, 10_000 + i) for i in range(workers * 2)])  # warm every worker
             t = time.perf_counter()
             pool.map(_one, [(kwargs, fmt, seed) for seed in range(n)], chunksize=2)

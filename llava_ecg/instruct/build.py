@@ -24,10 +24,11 @@ from tqdm.auto import tqdm
 from llava_ecg.catalog.sources import SOURCES
 
 from . import io as rio
+from . import tasks as _content  # noqa: F401  (registers the task families)
+from .engine import IMAGE_TOKEN, TASKS, Item, cells, run_task
 from .facts import RecordFacts, record_facts
 from .sources import reader_source
 from .targets import ALL_SOURCES, InstructConfigError, Schedule, load_targets, normalise, pulse_targets, shares_for
-from .tasks import IMAGE_TOKEN, TASKS, Item, cells, run_task
 
 ROWS_JSON = "ecginstruct.json"
 ROWS_JSONL = "ecginstruct.jsonl"

@@ -117,8 +117,8 @@ def test_limit_is_a_seeded_sample(tmp_path):
     recs = [(f"cpsc/A{i:04d}", _with_meta(synthesize("sinus", seed=i), source="challenge", database="cpsc",
                                           snomed=["164889003"])) for i in range(12)]
     a = bench.build_bench("cpsc-test", recs, tmp_path / "a", limit=5, seed=1, render=False, progress=False)
-    b = bench.build_bench("cpsc-test", recs, tmp_path / "b", limit=5, seed=1, render=False, progress=False)
-    c = bench.build_bench("cpsc-test", recs, tmp_path / "c", limit=5, seed=2, render=False, progress=False)
+    bench.build_bench("cpsc-test", recs, tmp_path / "b", limit=5, seed=1, render=False, progress=False)
+    bench.build_bench("cpsc-test", recs, tmp_path / "c", limit=5, seed=2, render=False, progress=False)
     assert a["rows"] == 5
     ids = lambda p: [r["id"] for r in _rows(p, "cpsc-test")]  # noqa: E731
     assert ids(tmp_path / "a") == ids(tmp_path / "b") != ids(tmp_path / "c")

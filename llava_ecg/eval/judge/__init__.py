@@ -17,10 +17,11 @@ from typing import Any
 
 import numpy as np
 
+from llava_ecg.catalog.subsets import REPORT, Subset
 from llava_ecg.eval.errors import JudgeNotConfigured
 from llava_ecg.eval.judge.layout import LAYOUTS, JudgeLayout, layout_for
 from llava_ecg.eval.judge.prompts import PROMPTS, JudgePrompt, arena_messages, prompt_for, register_prompt, report_messages
-from llava_ecg.catalog.subsets import REPORT, Subset
+from llava_ecg.eval.scores import Scores
 from llava_ecg.llm import ChatClient, LLMConfig, LLMConfigError, extract_json
 
 #: Arena: the authors judge the first two turns.
@@ -196,7 +197,6 @@ def _arena_answers(prediction: Any) -> list[str]:
 def score_judged(subset: Subset, pairs, *, judge: Judge | None, bootstrap: int, seed: int):
     """Judge every pair and aggregate the paper's way; see the module docstring."""
     from llava_ecg.eval import metrics
-    from llava_ecg.eval.scoring import Scores
 
     own = judge is None
     judge = Judge.from_env() if own else judge
