@@ -11,7 +11,7 @@ class _Stub:
         raise NotImplementedError("TODO: Implement loglikelihood for OpenAI compatible models")
 
     def generate_until_multi_round(self, requests):
-        assert False, "not supported"
+        raise AssertionError("not supported")  # what lmms-eval's `assert False` stubs raise
 
 
 class _Capable(_Stub):

@@ -53,7 +53,7 @@ def _implements(model, method: str) -> bool:
         return False
     try:
         return isinstance(fn([]), list)
-    except Exception:  # noqa: BLE001 - NotImplementedError, AssertionError, ...: the model cannot do it
+    except Exception:  # NotImplementedError, AssertionError, ...: the model cannot do it
         return False
 
 
