@@ -218,7 +218,8 @@ def section_train(args, s: dict, out: Path, name: str = "train") -> None:
         per_device_train_batch_size=recipe["per_device_train_batch_size"],
         gradient_accumulation_steps=s["accumulation"], learning_rate=float(recipe["learning_rate"]),
         weight_decay=0.0, warmup_ratio=0.0, lr_scheduler_type="constant", max_steps=s["steps"],
-        gradient_checkpointing=True, logging_steps=1, save_strategy="no", report_to="none",
+        gradient_checkpointing=True, gradient_checkpointing_kwargs={"use_reentrant": True},  # 4.37's default, explicit
+        logging_steps=1, save_strategy="no", report_to="none",
         dataloader_num_workers=0, optim="adamw_torch_fused" if cuda else "adamw_torch",
         group_by_modality_length=False, model_max_length=s["seq"], remove_unused_columns=False, seed=42)
     if cuda:
@@ -388,7 +389,7 @@ def main() -> int:
     ap.add_argument("--workdir", default=None)
     ap.add_argument("--section", choices=["train", "eval"], default=None, help=argparse.SUPPRESS)
     ap.add_argument("--layers", type=int, default=None, help=argparse.SUPPRESS)
-    ap.add_argument("--budget", type=float, default=450.0, help="seconds for all sections together (default 450)")
+    ap.add_argument("--budget", type=float, default=420.0, help="seconds for all sections together (default 420)")
     args = ap.parse_args()
     shape = SHAPES["dry" if args.dry_run else "real"]
     if args.section:  # child process
@@ -428,7 +429,7 @@ def main() -> int:
             say(f"section {section}: time limit reached")
         errors = json.loads(args.out.read_text()).get("errors", {})
         if section == "train" and layers is None and "out of memory" in str(errors.get("train", "")).lower():
-            plan.insert(0, ("train", 16, 0.4))
+            plan.insert(0, ("train", 16, 0.5))
         elif code:
             record(args.out, "errors", f"{section}{layers or ''}_exit", code)
     print(table(args.out), flush=True)
