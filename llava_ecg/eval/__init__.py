@@ -23,7 +23,7 @@ Stable public API (lmms-eval task ``utils.py`` and users rely on it; see docs/sc
 """
 from llava_ecg.eval.errors import EvalInputError, JudgeNotConfigured
 from llava_ecg.eval.scoring import MODES, Parsed, Scores, item_for, parse_prediction, score, score_items
-from llava_ecg.eval.subsets import KINDS, SUBSETS, Subset, get_subset, register_subset
+from llava_ecg.catalog.subsets import KINDS, SUBSETS, Subset, get_subset, register_subset
 
 __all__ = [
     "EvalInputError",

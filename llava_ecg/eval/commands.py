@@ -58,6 +58,10 @@ def register(subparsers) -> None:
     r.add_argument("results_dir", metavar="RESULTS_DIR", help="folder with score files and/or lmms-eval results")
     r.add_argument("-o", "--output", type=output_path, help="folder for report.md and plots (default RESULTS_DIR)")
     r.add_argument("--no-plots", action="store_true", help="write report.md only")
+    r.add_argument("--ablation", choices=("table5", "table6"),
+                   help="also print an ablation table (one run per training set) beside PULSE Table 5 or 6")
+    r.add_argument("--ablation-full", metavar="RUN",
+                   help="the run trained on the full mix (AVG reference; default: the best average)")
     r.set_defaults(func=_report)
 
 
@@ -91,7 +95,7 @@ def _run(args, *, judged_only: bool) -> int:
     from llava_ecg.eval.references import load_references
     from llava_ecg.eval.results import score_document, write_json_atomic
     from llava_ecg.eval.scoring import references_mismatch
-    from llava_ecg.eval.subsets import ARENA, REPORT
+    from llava_ecg.catalog.subsets import ARENA, REPORT
 
     try:
         subset = get_subset(args.subset)
@@ -144,5 +148,13 @@ def _judge(args) -> int:
 def _report(args) -> int:
     from llava_ecg.eval.report import write_report
 
-    print(write_report(args.results_dir, args.output, plots=not args.no_plots))
+    path = write_report(args.results_dir, args.output, plots=not args.no_plots)
+    if args.ablation:
+        from llava_ecg.eval.ablation import ablation_table
+        from llava_ecg.eval.results import load_results, write_text_atomic
+
+        text = ablation_table(load_results(args.results_dir), args.ablation, full_run=args.ablation_full)
+        write_text_atomic(path.parent / f"ablation-{args.ablation}.md", text)
+        print(text)
+    print(path)
     return 0

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from llava_ecg.eval.subsets import EXTRACT_LETTERS, Subset
+from llava_ecg.catalog.subsets import EXTRACT_LETTERS, Subset
 
 ANSWER_MARK = "Answer:"
 CODE15_NORM, CODE15_ABNORMAL = "NORM", "ABNORMAL"

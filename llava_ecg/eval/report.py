@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from llava_ecg.eval.results import ResultSet, load_results
-from llava_ecg.eval.subsets import MCQ, MULTILABEL, SUBSETS, get_subset
+from llava_ecg.catalog.subsets import MCQ, MULTILABEL, SUBSETS, get_subset
 
 PAPER_ROWS = ("PULSE-7B", "GPT-4o")
 IN_DOMAIN = ("ptb-test", "ptb-test-report", "code15-test", "ecgqa-test")

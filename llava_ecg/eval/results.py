@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from llava_ecg import atomic
-from llava_ecg.eval.subsets import get_subset
+from llava_ecg.catalog.subsets import get_subset
 
 FORMAT = "llava-ecg-score/1"
 
@@ -73,7 +73,7 @@ def load_results(root: str | Path) -> list[ResultSet]:
 
 
 def _subset_order() -> list[str]:
-    from llava_ecg.eval.subsets import SUBSETS
+    from llava_ecg.catalog.subsets import SUBSETS
 
     return list(SUBSETS)
 

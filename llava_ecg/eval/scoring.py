@@ -15,7 +15,7 @@ import numpy as np
 from llava_ecg.eval import metrics, parse
 from llava_ecg.eval import references as rows_io
 from llava_ecg.eval.errors import EvalInputError
-from llava_ecg.eval.subsets import ARENA, ECGQA, MCQ, MULTILABEL, REPORT, Subset, get_subset
+from llava_ecg.catalog.subsets import ARENA, ECGQA, MCQ, MULTILABEL, REPORT, Subset, get_subset
 
 MODES = ("strict", "pulse")
 #: The authors seed Python's ``random`` with 42; we create one generator per subset and consume it in order.

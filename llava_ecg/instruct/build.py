@@ -21,8 +21,10 @@ from typing import Any, Callable, Iterable, Iterator
 
 from tqdm.auto import tqdm
 
+from llava_ecg.catalog.sources import SOURCES
+
 from . import io as rio
-from .facts import SOURCES, RecordFacts, record_facts
+from .facts import RecordFacts, record_facts
 from .sources import reader_source
 from .targets import ALL_SOURCES, InstructConfigError, Schedule, load_targets, normalise, pulse_targets, shares_for
 from .tasks import IMAGE_TOKEN, TASKS, Item, cells, run_task
@@ -30,6 +32,7 @@ from .tasks import IMAGE_TOKEN, TASKS, Item, cells, run_task
 ROWS_JSON = "ecginstruct.json"
 ROWS_JSONL = "ecginstruct.jsonl"
 MANIFEST = "manifest.jsonl"
+ASSEMBLED = "assembled.json"
 DISTORT_MIX = (("none", 0.5), ("light", 0.35), ("heavy", 0.15))  # augmented : standard = 1 : 1 (PULSE App. C)
 
 
@@ -148,7 +151,7 @@ def image_relpath(facts: RecordFacts, k: int, ext: str, prefix: str = "") -> str
     if path.is_absolute() or ".." in path.parts:
         path = PurePosixPath(facts.name)
     stem = str(path.with_suffix("")) if path.suffix in (".hea", ".mat", ".dat") else str(path)
-    folder = SOURCES[facts.source][1] + (f"/{prefix.strip('/')}" if prefix else "")
+    folder = SOURCES[facts.source].folder + (f"/{prefix.strip('/')}" if prefix else "")
     return f"{folder}/{stem}-{k}.{ext}"
 
 
@@ -245,7 +248,7 @@ def record_rows(record: str, ecg, cfg: BuildConfig, *, ordinal: int = 0, schedul
         rng = random.Random(stable_seed(cfg.seed, facts.record, "hooks"))
         for hook in ITEM_HOOKS:
             items += hook(facts, ecg, rng)
-    prefix = SOURCES[facts.source][2]
+    prefix = SOURCES[facts.source].id_prefix
     rows, manifest = [], []
     for j, item in enumerate(items):
         k = j % len(specs)
@@ -281,7 +284,7 @@ def record_lane(ref: str, source: str | None) -> str:
         return source
     from llava_ecg.signals.challenge import database_of
 
-    from .facts import CHALLENGE_DATABASES
+    from llava_ecg.catalog.sources import CHALLENGE_DATABASES
 
     name = PurePosixPath(ref.replace("\\", "/")).name
     database = database_of(name.removesuffix(".hea").removesuffix(".mat"))
@@ -320,6 +323,7 @@ class ChunkFiles:
         self.manifest = parts / f"manifest-{index:06d}.jsonl"
         self.counts = parts / f"counts-{index:06d}.json"
         self.failed = parts / f"failed-{index:06d}.jsonl"
+        self.review = parts / f"review-{index:06d}.jsonl"  # LLM synthesis rejects (absent without synthesis)
 
     def done(self, refs_digest: str) -> bool:
         """Finished, and for the same records: a rerun with another ``--limit``, root or split must redo it."""
@@ -346,14 +350,15 @@ class BuildResult:
     files: dict[str, Path] = field(default_factory=dict)
 
 
-def build_instruct(records: RecordInput, out_dir, cfg: BuildConfig | None = None, *, llm=None,
+def build_instruct(records: RecordInput, out_dir, cfg: BuildConfig | None = None, *, llm=None, synth=None,
                    render_fn=None, key_of=None, on_error: str = "skip", **overrides) -> BuildResult:
     """Build rows for ``records`` (an iterable of ``(record_ref, ECG or loader)``) into ``out_dir``.
 
     Writes ``ecginstruct.jsonl`` (+ ``ecginstruct.json``), ``manifest.jsonl``, ``summary.csv``/``.md``/``.png`` and
     ``build.json``; with ``mode="render"`` also ``images/``. ``llm`` is an optional
-    :class:`~.rewrite.LLMRefiner` applied to each chunk. ``on_error="skip"`` logs unreadable records to
-    ``failed.jsonl`` instead of stopping.
+    :class:`~.rewrite.LLMRefiner` applied to each chunk; ``synth`` an optional
+    :class:`~.synth.Synthesizer` that adds LLM-written items per chunk (rejects go to ``review.jsonl``).
+    ``on_error="skip"`` logs unreadable records to ``failed.jsonl`` instead of stopping.
     """
     if cfg is None:
         cfg = BuildConfig(**overrides)
@@ -367,7 +372,7 @@ def build_instruct(records: RecordInput, out_dir, cfg: BuildConfig | None = None
     out = Path(out_dir)
     shard_tag = f"{cfg.shard[0]:03d}of{cfg.shard[1]:03d}"
     parts = out / "parts" / shard_tag
-    _check_fingerprint(out, cfg, llm)
+    _check_fingerprint(out, cfg, llm, synth)
     result = BuildResult(out, 0, 0, 0, 0)
     bar = tqdm(desc="build instruct", unit="rec", disable=not cfg.progress)
     chunk_files, stats, schedules = [], {"excluded": 0}, {}
@@ -380,11 +385,13 @@ def build_instruct(records: RecordInput, out_dir, cfg: BuildConfig | None = None
                 result.skipped_chunks += 1
                 bar.update(len(records_of_chunk))
                 continue
-            rows, manifest, jobs, failed = [], [], [], []
+            rows, manifest, jobs, failed, prepared = [], [], [], [], []
             for ref, ecg, ordinal in records_of_chunk:
                 try:
                     ecg = ecg() if callable(ecg) else ecg
                     r, m, j = record_rows(ref, ecg, cfg, ordinal=ordinal, schedules=schedules)
+                    if synth is not None:
+                        prepared.append(synth.prepare(ref, ecg, cfg))
                 except ValueError as exc:  # ECGReadError is a ValueError
                     if on_error != "skip":
                         raise
@@ -398,16 +405,25 @@ def build_instruct(records: RecordInput, out_dir, cfg: BuildConfig | None = None
                 manifest += m
                 jobs += j
                 bar.update(1)
+            stages = {}
             if llm is not None:
                 rows, manifest = llm.refine(rows, manifest)
                 for row, m in zip(rows, manifest):
                     m["hash"] = content_hash(row)
+                stages["rewrite"] = llm.pop_stats()
+            review = None
+            if synth is not None:
+                produced = synth.run(prepared, cfg)
+                stages["synth"] = {**produced.stats, "templated_rows": len(rows)}
+                rows, manifest, review = rows + produced.rows, manifest + produced.manifest, produced.review
             if jobs:
                 from .images import render_jobs
                 render_jobs(jobs, out / "images", workers=cfg.workers, render_fn=render_fn, progress=cfg.progress)
             rio.write_jsonl(chunk.failed, failed)
+            if review is not None:
+                rio.write_jsonl(chunk.review, review)
             with rio.atomic_open(chunk.counts) as fh:
-                json.dump({**_chunk_counts(manifest), "refs": refs_digest}, fh)
+                json.dump({**_chunk_counts(manifest), "refs": refs_digest, "stages": stages}, fh)
             rio.write_jsonl(chunk.manifest, manifest)
             rio.write_jsonl(chunk.rows, rows)  # last: its presence marks the chunk as finished
     finally:
@@ -418,11 +434,13 @@ def build_instruct(records: RecordInput, out_dir, cfg: BuildConfig | None = None
     return result
 
 
-def _check_fingerprint(out: Path, cfg: BuildConfig, llm=None) -> None:
+def _check_fingerprint(out: Path, cfg: BuildConfig, llm=None, synth=None) -> None:
     stamp = out / "build.json"
     fp = cfg.fingerprint()
     if llm is not None:
         fp["llm"] = llm.fingerprint()
+    if synth is not None:
+        fp["synth"] = synth.fingerprint()
     if stamp.exists():
         old = json.loads(stamp.read_text(encoding="utf-8")).get("config")
         if old != json.loads(json.dumps(fp)):
@@ -450,28 +468,49 @@ def _assemble(out: Path, shard_tag: str, chunk_files, cfg: BuildConfig) -> tuple
 
     suffix = "" if cfg.shard == (0, 1) else f".shard-{shard_tag}"
     files = {"jsonl": out / f"ecginstruct{suffix}.jsonl", "manifest": out / f"manifest{suffix}.jsonl"}
-    _cat_bytes([c.rows for c in chunk_files], files["jsonl"])
-    _cat_bytes([c.manifest for c in chunk_files], files["manifest"])
+    parts = out / "parts" / shard_tag
+    with rio.atomic_open(parts / ASSEMBLED) as fh:  # which chunks make this build, for `readmit` to reassemble
+        json.dump({"chunks": [c.rows.name for c in chunk_files], "write_json": cfg.write_json,
+                   "mix": cfg.fingerprint()["mix"], "targets": cfg.targets}, fh)
+    readmitted = readmitted_files(parts)
+    row_files = [c.rows for c in chunk_files] + ([readmitted[0]] if readmitted[0].exists() else [])
+    _cat_bytes(row_files, files["jsonl"])
+    _cat_bytes([c.manifest for c in chunk_files] + ([readmitted[1]] if readmitted[1].exists() else []),
+               files["manifest"])
+    reviews = [c.review for c in chunk_files if c.review.exists()]
+    if reviews:
+        files["review"] = out / f"review{suffix}.jsonl"
+        _cat_bytes(reviews, files["review"])
     if cfg.write_json:
         files["json"] = out / f"ecginstruct{suffix}.json"
         with rio.atomic_open(files["json"]) as dst:
             dst.write("[")
             first = True
-            for chunk in chunk_files:
-                with open(chunk.rows, encoding="utf-8") as src:
+            for path in row_files:
+                with open(path, encoding="utf-8") as src:
                     for line in src:
                         dst.write(("\n" if first else ",\n") + line.rstrip("\n"))
                         first = False
             dst.write("]\n" if first else "\n]\n")
     cells: Counter = Counter()
     rows = records = 0
+    stages: dict = {}
     for chunk in chunk_files:
         counts = json.loads(chunk.counts.read_text(encoding="utf-8"))
         rows += counts["rows"]
         records += counts["records"]
         for source, family, fmt, n in counts["cells"]:
             cells[(source, family, fmt)] += n
+        stages = merge_counts(stages, counts.get("stages") or {})
+    if readmitted[1].exists():
+        extra = list(rio.iter_jsonl(readmitted[1]))
+        rows += len(extra)
+        cells.update(Counter((m["source"], m["family"], m["format"]) for m in extra))
+        stages = merge_counts(stages, {"synth": {"readmitted": len(extra)}})
     files.update(write_summary(cells, out, stem=f"summary{suffix}"))
+    if stages:
+        from .synth.summary import write_llm_summary
+        files.update(write_llm_summary(stages, out, stem=f"llm_summary{suffix}"))
     if cells:
         from .targets import comparison
 
@@ -481,6 +520,32 @@ def _assemble(out: Path, shard_tag: str, chunk_files, cfg: BuildConfig) -> tuple
         with rio.atomic_open(files["targets_md"]) as fh:
             fh.write(text)
     return files, rows, records
+
+
+def reassemble(out_dir, shard_tag: str) -> dict[str, Path]:
+    """Rebuild one shard's final files from its finished chunks (e.g. after ``readmit`` added rows)."""
+    out = Path(out_dir)
+    parts = out / "parts" / shard_tag
+    listing = json.loads((parts / ASSEMBLED).read_text(encoding="utf-8"))
+    chunk_files = [ChunkFiles(parts, int(name.removeprefix("rows-").removesuffix(".jsonl")))
+                   for name in listing["chunks"]]
+    i, n = (int(x) for x in shard_tag.split("of"))
+    cfg = BuildConfig(shard=(i, n), write_json=listing["write_json"], mix=listing["mix"], targets=listing["targets"],
+                      progress=False)
+    return _assemble(out, shard_tag, chunk_files, cfg)[0]
+
+
+def readmitted_files(parts: Path) -> tuple[Path, Path]:
+    """Rows and manifest rows a reviewer re-admitted (``llava-ecg readmit``); appended after the chunks."""
+    return parts / "readmitted-rows.jsonl", parts / "readmitted-manifest.jsonl"
+
+
+def merge_counts(a: dict, b: dict) -> dict:
+    """Sum nested count dicts (per-chunk stage counts -> build counts)."""
+    out = dict(a)
+    for k, v in b.items():
+        out[k] = merge_counts(out.get(k) or {}, v) if isinstance(v, dict) else (out.get(k) or 0) + v
+    return out
 
 
 def _cat_bytes(paths: list[Path], dest: Path) -> None:

@@ -9,7 +9,8 @@ import json
 import sys
 from pathlib import Path
 
-from llava_ecg.argtypes import comma_list, existing_dir, float_range, output_path, positive_int, probability
+from llava_ecg.argtypes import (comma_list, existing_dir, float_range, int_range, output_path, positive_int,
+                                probability)
 from llava_ecg.errors import LlavaEcgError
 
 SOURCE_CHOICES = ("ptbxl", "mimic", "code15", "ecgqa", "cpsc", "g12", "csn", "challenge", "synthetic", "custom")
@@ -36,12 +37,40 @@ def register(sub) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_validate)
 
+    p = sub.add_parser("select", help="training subsets of a released ECGInstruct.json by source and task "
+                                      "(PULSE Tables 5-6 ablations), streaming",
+                       description="Filter ECGInstruct.json (JSON array or JSONL) in one streaming pass. Sources: "
+                                   "P=PTB-XL M=MIMIC-IV-ECG C=CODE-15%% E=ECG-QA; tasks: F=feature R=rhythm "
+                                   "M=morphology C=clinical report.")
+    p.add_argument("file", help="ECGInstruct.json (or a .jsonl row file)")
+    p.add_argument("-o", "--output", required=True, help="output folder (one JSON array per selection)")
+    p.add_argument("--ablation", action="append", choices=("table5", "table6"), default=[],
+                   help="write every training set of this ablation table (repeatable)")
+    p.add_argument("--sources", help="letters of PMCE for a custom selection (e.g. PM)")
+    p.add_argument("--tasks", default="FRMC", help="letters of FRMC for a custom selection (default all)")
+    p.add_argument("--formats", help="comma list of metadata types (close-ended,open-ended,fill-in-the-blank,"
+                                     "multiple-choice) for a custom selection")
+    p.add_argument("--name", default="selection", help="file name of the custom selection")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=cmd_select)
+
     p = sub.add_parser("decontam", help="count test records/patients that also occur in a training build")
     p.add_argument("--train", required=True, help="training manifest.jsonl (or any ECGInstruct row file)")
     p.add_argument("--test", required=True, nargs="+", help="ECGBench-format JSON(L), bench manifests or record lists")
     p.add_argument("--ptbxl-database", help="ptbxl_database.csv, to compare PTB-XL patients too")
     p.add_argument("-o", "--output", help="write the report as JSON here")
     p.set_defaults(func=cmd_decontam)
+
+    p = sub.add_parser("readmit", help="take reviewed items of an LLM-synthesis build back into its rows",
+                       description="Rejected synthesised items are in OUTPUT/review.jsonl; re-admit the ones a "
+                                   "reviewer found good, by id or from an edited review file "
+                                   "(entries with \"decision\": \"admit\").")
+    p.add_argument("output", type=existing_dir, help="the build folder (holds review.jsonl)")
+    how = p.add_mutually_exclusive_group(required=True)
+    how.add_argument("--ids", help="comma-separated row ids")
+    how.add_argument("--from", dest="from_file", help="an edited review file")
+    p.add_argument("--reviewer", help="who reviewed (stored in the manifest)")
+    p.set_defaults(func=cmd_readmit)
 
 
 def _one_layout(text: str) -> str:
@@ -50,6 +79,7 @@ def _one_layout(text: str) -> str:
 
 def _no_list(text: str):
     raise argparse.ArgumentTypeError(f"one layout, not a list: {text!r}")
+
 
 
 def _shard(text: str) -> tuple[int, int]:
@@ -108,8 +138,85 @@ def _register_instruct(bsub) -> None:
     p.add_argument("--llm-model", help="model name for --llm-url (key from LLAVA_ECG_LLM_KEY or OPENAI_API_KEY)")
     p.add_argument("--llm-threshold", type=float_range(0, 5), default=3.0, help="drop pairs scored below this (0-5)")
     p.add_argument("--llm-concurrency", type=positive_int, default=8, help="LLM requests in flight (default 8)")
+    _register_synth(p)
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_build_instruct)
+
+
+def _register_synth(p) -> None:
+    g = p.add_argument_group("LLM synthesis (PULSE Figs A5-A8; off by default: the build stays offline)")
+    g.add_argument("--synth-url", help="OpenAI-compatible base URL (…/v1) of the generator, e.g. vLLM")
+    g.add_argument("--synth-model", help="generator model, e.g. meta-llama/Meta-Llama-3-70B-Instruct")
+    g.add_argument("--synth-key-env", metavar="NAME", help="environment variable holding the generator's key")
+    g.add_argument("--judge-url", help="base URL of the independent judge (default: --synth-url)")
+    g.add_argument("--judge-model", help="judge model; must differ from --synth-model")
+    g.add_argument("--judge-key-env", metavar="NAME", help="environment variable holding the judge's key")
+    g.add_argument("--judge-threshold", type=float_range(0, 5), default=3.0,
+                   help="items scored below this go to review (default 3)")
+    g.add_argument("--allow-same-judge", action="store_true",
+                   help="let the generator's own model judge (not independent; warns loudly)")
+    g.add_argument("--synth-tasks", type=int_range(0), default=3, metavar="N", help="Fig A5 tasks per record")
+    g.add_argument("--synth-dialogues", type=int_range(0), default=1, metavar="N", help="Fig A6 dialogues per record")
+    g.add_argument("--no-synth-reports", action="store_true", help="no Fig A7 report revision/translation")
+    g.add_argument("--synth-framings", help="weights, e.g. direct=2,er_scenario=1 (default: all equal)")
+    g.add_argument("--synth-formats", help="weights, e.g. json=1,table=1,list=2 (default: all equal)")
+    g.add_argument("--synth-temperature", type=float_range(0, 2), default=0.7, help="generator sampling temperature")
+    g.add_argument("--synth-concurrency", type=positive_int, default=8, help="requests in flight per endpoint")
+    g.add_argument("--synth-price", metavar="IN,OUT", help="USD per 1M prompt,completion tokens, for the summary")
+
+
+def _weights_arg(text: str | None, flag: str) -> dict[str, float] | None:
+    if not text:
+        return None
+    out = {}
+    for part in text.split(","):
+        key, _, value = part.partition("=")
+        try:
+            out[key.strip()] = float(value)
+        except ValueError:
+            raise LlavaEcgError(f"{flag} {text!r}: expected NAME=WEIGHT[,NAME=WEIGHT...]") from None
+    return out
+
+
+def _synthesizer(args):
+    """The Synthesizer the --synth-* options describe, or None."""
+    import os
+
+    if not args.synth_url:
+        return None
+    from llava_ecg.llm.client import ChatClient, LLMConfig
+
+    from .synth import SynthConfig, Synthesizer
+
+    if not args.synth_model or not args.judge_model:
+        raise LlavaEcgError("--synth-url needs --synth-model and --judge-model (an independent judge, PULSE Fig. A8)")
+
+    def key(env_name):
+        if env_name is None:
+            return None
+        if not os.environ.get(env_name):
+            raise LlavaEcgError(f"{env_name}: that environment variable is not set or empty")
+        return os.environ[env_name]
+
+    price_in = price_out = None
+    if args.synth_price:
+        try:
+            price_in, price_out = (float(x) for x in args.synth_price.split(","))
+        except ValueError:
+            raise LlavaEcgError(f"--synth-price {args.synth_price!r}: expected IN,OUT (USD per 1M tokens)") from None
+    cache = str(Path(args.output) / "llm_cache")
+    generator = ChatClient(LLMConfig.from_env(base_url=args.synth_url, model=args.synth_model, cache_dir=cache,
+                                              api_key=key(args.synth_key_env), concurrency=args.synth_concurrency))
+    judge = ChatClient(LLMConfig.from_env(base_url=args.judge_url or args.synth_url, model=args.judge_model,
+                                          cache_dir=cache, api_key=key(args.judge_key_env),
+                                          concurrency=args.synth_concurrency))
+    config = SynthConfig(seed=args.seed, tasks_per_record=args.synth_tasks, dialogues_per_record=args.synth_dialogues,
+                         revise_reports=not args.no_synth_reports,
+                         framings=_weights_arg(args.synth_framings, "--synth-framings"),
+                         formats=_weights_arg(args.synth_formats, "--synth-formats"),
+                         temperature=args.synth_temperature, judge_threshold=args.judge_threshold,
+                         price_in=price_in, price_out=price_out, allow_same_judge=args.allow_same_judge)
+    return Synthesizer(generator, judge, config, progress=not args.no_progress)
 
 
 def _register_bench(bsub) -> None:
@@ -194,8 +301,16 @@ def cmd_build_instruct(args) -> int:
         raise LlavaEcgError("--llm-url needs --llm-model")
     exclude = frozenset(load_keys(args.exclude))  # read (and checked) before anything is written
     mix = parse_mix(args.mix)
+    synth = _synthesizer(args)
+    if synth is not None and not synth.judge_independent:
+        print(f"WARNING: NOT INDEPENDENT: the judge {args.judge_model!r} is the generator's model; its scores are "
+              "not an independent quality check (PULSE Fig. A8)", file=sys.stderr)
+    resumable: tuple[type[BaseException], ...] = (KeyboardInterrupt,)
+    if synth is not None:
+        from .synth import SynthIncomplete
+        resumable += (SynthIncomplete,)  # its finished chunks and cached answers are kept for the rerun
     # a killed build keeps its chunks to resume; a build that fails on its input leaves no new folder behind
-    with new_output_dir(args.output, keep_on=(KeyboardInterrupt,)) as out:
+    with new_output_dir(args.output, keep_on=resumable) as out:
         if args.synthetic is not None:
             records = _synthetic_records(args.synthetic, args.seed, out / "records")
             source = "synthetic"
@@ -217,19 +332,30 @@ def cmd_build_instruct(args) -> int:
             header_prob=args.header_prob, images_per_record=args.images_per_record, image_prefix=args.image_prefix,
             chunk_size=args.chunk_size, shard=args.shard, exclude=exclude, workers=args.workers,
             progress=not args.no_progress, translate_reports=llm is not None)
-        result = build_instruct(records, out, cfg, llm=llm)
+        result = build_instruct(records, out, cfg, llm=llm, synth=synth)
         if result.rows == 0:
             raise LlavaEcgError(f"no rows built from {_input_name(args)}: "
                                 + _why_empty(result.records + len(result.failed), result.failed, result.excluded))
     print(f"{result.rows} rows from {result.records} records -> {result.out_dir}"
           f" (resumed chunks: {result.skipped_chunks}, excluded records: {result.excluded},"
           f" unreadable records: {len(result.failed)})")
-    summary = result.files.get("summary_md")
-    if summary:
-        print(summary.read_text(encoding="utf-8"))
-    compared = result.files.get("targets_md")
-    if compared:
-        print(compared.read_text(encoding="utf-8"))
+    for key in ("summary_md", "targets_md", "llm_summary_md"):
+        if result.files.get(key):
+            print(result.files[key].read_text(encoding="utf-8"))
+    if result.files.get("review"):
+        print(f"rejected synthesised items for review: {result.files['review']} (re-admit: llava-ecg readmit)")
+    return 0
+
+
+def cmd_readmit(args) -> int:
+    from .synth.review import admitted_ids, readmit
+
+    ids = [i.strip() for i in args.ids.split(",") if i.strip()] if args.ids else admitted_ids(args.from_file)
+    if not ids:
+        print("nothing to re-admit (no ids / no entries marked \"decision\": \"admit\")", file=sys.stderr)
+        return 2
+    counts = readmit(args.output, ids, reviewer=args.reviewer)
+    print(f"re-admitted {counts['admitted']} items ({counts['already']} were already) into {args.output}")
     return 0
 
 
@@ -299,6 +425,26 @@ def cmd_validate(args) -> int:
         print(f"note: --image-root {args.image_root}: {report.on_the_fly_rows} on-the-fly rows (with a render spec) "
               "have no image file to check", file=sys.stderr)
     return 0 if report.ok else 1
+
+
+def cmd_select(args) -> int:
+    from .select import SelectError, ablation_selections, select, selection
+
+    chosen = [s for table in args.ablation for s in ablation_selections(table)]
+    if args.sources:
+        formats = [f.strip() for f in (args.formats or "").split(",") if f.strip()]
+        chosen.append(selection(args.name, args.sources, args.tasks, formats))
+    if not chosen:
+        raise SelectError("nothing to select: give --ablation table5|table6 and/or --sources")
+    info = select(args.file, chosen, args.output, progress=not args.no_progress)
+    total = sum(info["input"].values())
+    print(f"{total} rows read from {args.file}")
+    print(f"{'source':<14} {'subtask':<11} {'type':<18} {'rows':>9}")
+    for (source, task, fmt), n in sorted(info["input"].items()):
+        print(f"{source:<14} {task:<11} {fmt:<18} {n:>9}")
+    for name, n in info["written"].items():
+        print(f"{name}: {n} rows -> {info['files'][name]}")
+    return 0
 
 
 def cmd_decontam(args) -> int:

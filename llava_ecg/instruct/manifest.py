@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Iterable
 
 from . import io as rio
-from .labels import FAMILIES
+from llava_ecg.catalog.labels import FAMILIES
 from .tasks import FORMATS
 
 COLUMNS = tuple(FORMATS)  # close, open, fill, mcq, multi

@@ -11,9 +11,11 @@ import random
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from .clinical import blocked, display_name, related, sentence
+from llava_ecg.catalog.labels import Label
+from llava_ecg.registry import Registry
+
+from llava_ecg.catalog.clinical import blocked, display_name, related, sentence
 from .facts import RecordFacts
-from .labels import Label
 from .measure import IRREGULAR_RR_CV
 
 FORMATS: dict[str, str] = {  # format key -> ECGInstruct metadata "type"
@@ -42,17 +44,13 @@ class Item:
 
 
 TaskFn = Callable[[RecordFacts, random.Random], "Item | None"]
-TASKS: dict[tuple[str, str], TaskFn] = {}
+TASKS: Registry[TaskFn] = Registry("task")
 
 
 def task(family: str, fmt: str):
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}")
-
-    def wrap(fn: TaskFn) -> TaskFn:
-        TASKS[(family, fmt)] = fn
-        return fn
-    return wrap
+    return TASKS.register((family, fmt))
 
 
 # Source-specific variants of a cell (the in-domain ECGBench counterparts, :mod:`.indomain`): (share, fn) lists.

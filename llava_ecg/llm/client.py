@@ -187,8 +187,9 @@ class ChatClient:
         return result
 
     def complete_many(self, requests: Sequence[Sequence[dict] | str], *, desc: str = "LLM",
-                      progress: bool = True) -> list[ChatResult]:
-        """Complete every request with at most ``concurrency`` in flight; results in input order.
+                      progress: bool = True, params: Sequence[dict] | None = None) -> list[ChatResult]:
+        """Complete every request with at most ``concurrency`` in flight; results in input order. ``params``: per
+        request extra body fields (e.g. ``{"seed": 7}``), as ``complete(messages, **params[i])``.
 
         If a request fails on connection errors or timeouts before any request has succeeded, the endpoint is taken
         as unreachable (a wrong URL or port, a server that is down): the requests in flight finish, no further one is
@@ -205,7 +206,7 @@ class ChatClient:
         def run(i: int, request) -> None:
             if stop.is_set():
                 return
-            result = results[i] = self.complete(request)
+            result = results[i] = self.complete(request, **(params[i] if params else {}))
             with lock:
                 state["succeeded"] = state["succeeded"] or result.ok
                 if not state["succeeded"] and state["reason"] is None and _unreachable(result):
@@ -221,7 +222,8 @@ class ChatClient:
         for i, request in enumerate(requests):
             if results[i] is None:
                 messages = [{"role": "user", "content": request}] if isinstance(request, str) else request
-                key = request_key(self.config.model, {k: v for k, v in self._body(messages, {}).items()
+                key = request_key(self.config.model, {k: v for k, v in self._body(
+                    messages, params[i] if params else {}).items()
                                                       if k != "model"})
                 results[i] = ChatResult(False, None, self.config.model, key,
                                         error=f"not sent: the endpoint looks unreachable ({state['reason']})")

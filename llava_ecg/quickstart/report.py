@@ -11,7 +11,7 @@ from pathlib import Path
 
 from llava_ecg import atomic
 from llava_ecg.errors import RunFailed
-from llava_ecg.instruct.bench import RHYTHM_MCQ_OPTIONS
+from llava_ecg.catalog.subsets import RHYTHM_MCQ_OPTIONS
 from llava_ecg.instruct.tasks import LETTERS
 
 from .pipeline import SUBSET, TASK, QuickstartConfig

@@ -11,11 +11,10 @@ from typing import Any
 
 import numpy as np
 
+from llava_ecg.catalog.leads import STANDARD_LEADS
 from llava_ecg.errors import LlavaEcgError
 
-STANDARD_LEADS: tuple[str, ...] = (
-    "I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6",
-)
+__all__ = ["ECG", "ECGReadError", "STANDARD_LEADS"]
 
 
 class ECGReadError(LlavaEcgError):

@@ -16,7 +16,7 @@ import re
 from pathlib import Path
 
 from .ecg import ECG, ECGReadError
-from .labels import PTBXL_SUPERCLASS_MEMBERS, PTBXL_SUPERCLASSES
+from llava_ecg.catalog.labels import PTBXL_SUPERCLASS_MEMBERS, PTBXL_SUPERCLASSES
 from .wfdb_reader import read_wfdb
 
 __all__ = ["PTBXLIndex", "ptbxl_record_path", "read_ptbxl", "find_ptbxl_root", "split_of_fold", "RECORD_NAME"]

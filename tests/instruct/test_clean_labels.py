@@ -9,9 +9,10 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from llava_ecg.instruct import labels as L
-from llava_ecg.instruct.clinical import blocked, display_name, related
-from llava_ecg.instruct.facts import RecordFacts, challenge_space
+from llava_ecg.catalog import labels as L
+from llava_ecg.catalog.clinical import blocked, display_name, related
+from llava_ecg.catalog.labels import challenge_space
+from llava_ecg.instruct.facts import RecordFacts
 from llava_ecg.instruct.tasks import cells, run_task
 
 SPACES = {"ptbxl": L.PTBXL_SPACE, "code15": L.CODE15_SPACE, "cpsc": L.CPSC_SPACE, "mimic": L.GENERIC_SPACE,

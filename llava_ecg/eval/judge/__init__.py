@@ -19,7 +19,7 @@ import numpy as np
 
 from llava_ecg.eval.errors import JudgeNotConfigured
 from llava_ecg.eval.judge.prompts import PROMPTS, JudgePrompt, arena_messages, prompt_for, register_prompt, report_messages
-from llava_ecg.eval.subsets import REPORT, Subset
+from llava_ecg.catalog.subsets import REPORT, Subset
 from llava_ecg.llm import ChatClient, LLMConfig, LLMConfigError, extract_json
 
 #: Arena: the authors judge the first two turns.

@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from llava_ecg.registry import Registry
+
 
 @dataclass(frozen=True)
 class JudgePrompt:
@@ -64,12 +66,11 @@ Criteria:
 
 Answer with a JSON object with the keys Accuracy, Completeness and Instruction Adherence; each value holds the score and a short explanation, for example: {"Accuracy": {"Score": 6, "Explanation": "..."}, "Completeness": {"Score": 5, "Explanation": "..."}, "Instruction Adherence": {"Score": 9, "Explanation": "..."}}"""
 
-PROMPTS: dict[str, JudgePrompt] = {}
+PROMPTS: Registry[JudgePrompt] = Registry("judge prompt")
 
 
 def register_prompt(prompt: JudgePrompt) -> JudgePrompt:
-    PROMPTS[prompt.name] = prompt
-    return prompt
+    return PROMPTS.register(prompt.name, prompt)
 
 
 register_prompt(JudgePrompt("report-pulse", "report", _REPORT_PULSE, REPORT_CRITERIA))

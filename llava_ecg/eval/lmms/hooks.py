@@ -26,7 +26,7 @@ from loguru import logger
 from llava_ecg.eval import JudgeNotConfigured, get_subset, item_for, parse_prediction, references, score_items
 from llava_ecg.eval.lmms.data import row_of
 from llava_ecg.eval.lmms.options import option_set, score_based_metrics
-from llava_ecg.eval.subsets import ARENA, MCQ, REPORT
+from llava_ecg.catalog.subsets import ARENA, MCQ, REPORT
 
 _CACHE: dict[tuple, dict] = {}
 _LOCK = threading.Lock()
