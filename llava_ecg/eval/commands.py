@@ -123,11 +123,12 @@ def _run(args, *, judged_only: bool) -> int:
         write_json_atomic(args.output, doc)
     print(json.dumps({"subset": subset.name, "mode": args.mode, **_printable(scores)}, indent=1))
     if judged and scores.get("failed"):
+        from llava_ecg.errors import RunFailed
+
         first = next((r.error for r in getattr(scores, "records", None) or () if getattr(r, "error", None)), None)
         where = f"per-item errors in {args.output}" if args.output else "-o FILE writes per-item errors"
-        print(f"warning: the judge failed on {scores['failed']} of {scores['n']} items ({where}; first: {first}); "
-              "rerun to retry them — successful items are cached", file=sys.stderr)
-        return 1
+        raise RunFailed(f"the judge failed on {scores['failed']} of {scores['n']} items ({where}; first: {first}); "
+                        "rerun to retry them — successful items are cached")
     return 0
 
 

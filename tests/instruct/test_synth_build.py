@@ -13,7 +13,7 @@ import pytest
 from llava_ecg.cli import main
 from llava_ecg.instruct import io as rio
 from llava_ecg.instruct.build import BuildConfig, build_instruct
-from llava_ecg.instruct.synth import FRAMINGS, OUTPUT_FORMATS, SynthConfig, SynthIncomplete, Synthesizer
+from llava_ecg.instruct.synth import FRAMINGS, OUTPUT_FORMATS, SynthConfig, Synthesizer, SynthIncomplete
 from llava_ecg.instruct.synth.grounding import format_problem
 from llava_ecg.instruct.tasks import is_probably_english
 from llava_ecg.llm.client import ChatClient, LLMConfig

@@ -9,8 +9,13 @@ import pytest
 from llava_ecg.catalog import labels as L
 from llava_ecg.instruct.facts import RecordFacts
 from llava_ecg.instruct.synth import JudgeNotIndependent, check_independent
-from llava_ecg.instruct.synth.grounding import (Grounding, claimed_codes, format_problem, quote_overlap,
-                                                stated_measurements)
+from llava_ecg.instruct.synth.grounding import (
+    Grounding,
+    claimed_codes,
+    format_problem,
+    quote_overlap,
+    stated_measurements,
+)
 from llava_ecg.instruct.synth.parse import ParseError, parse_dialogue, parse_report, parse_task, parse_verdict
 from llava_ecg.instruct.synth.prompts import FRAMINGS, OUTPUT_FORMATS, PROMPTS
 

@@ -6,8 +6,9 @@ Reasons (counted in the build summary; the item goes to the review file with the
   module's English vocabulary (:data:`~llava_ecg.catalog.labels.GENERIC_VOCAB`, synonyms included); the record's
   own labels are mapped into it by code and by name, plus the findings of an English report, what its measurements
   imply (axis < -30° = left axis deviation, > 90° = right, QTc > 460 ms = long QT), their synonyms and implications
-  (:mod:`~llava_ecg.instruct.clinical`) and umbrella terms (non-specific ST-T changes for a T-wave abnormality). A mention in a
-  clause with a negation or contrast cue ("no", "without", "unlike", "rule out", "if", ...) is not a claim.
+  (:mod:`~llava_ecg.catalog.clinical`) and umbrella terms (non-specific ST-T changes for a T-wave abnormality). A
+  mention in a clause with a negation or contrast cue ("no", "without", "unlike", "rule out", "if", ...) is not a
+  claim.
 * ``measurement_off`` — a stated heart rate, PR, QRS, QT, QTc or axis that differs from the record's by more than
   :data:`TOLERANCE`; ``invented_measurement`` — such a number for a measurement the record does not have (and the
   report does not state). Reference ranges ("60-100 bpm", "less than 120 ms") are not claims.
@@ -26,10 +27,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from llava_ecg.catalog.clinical import implied, synonyms
 from llava_ecg.catalog.labels import GENERIC_VOCAB, generic_code, generic_codes_from_text
 from llava_ecg.llm.jsonx import extract_json
 
-from ..clinical import implied, synonyms
 from ..facts import RecordFacts
 from ..tasks import is_probably_english as _no_marker_words
 

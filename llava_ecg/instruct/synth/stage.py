@@ -14,6 +14,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from llava_ecg.errors import LlavaEcgError, RunFailed
 from llava_ecg.llm.client import RETRY_STATUSES
 from llava_ecg.llm.jsonx import extract_json
 
@@ -22,8 +23,6 @@ from .grounding import Grounding, GroundingConfig, is_english
 from .judge import check_independent, item_text, judge_messages
 from .parse import ParseError, parse_dialogue, parse_report, parse_task, parse_verdict
 from .prompts import DELIMITERS, DIALOGUE, FRAMINGS, JUDGE, OUTPUT_FORMATS, REPORT, TARGETS, TASK
-
-from llava_ecg.errors import LlavaEcgError, RunFailed
 
 KINDS = ("task", "dialogue", "report")
 REPORT_QUESTIONS = ("Write a clinical report for this ECG.",
@@ -145,9 +144,9 @@ class Synthesizer:
 
     # ------------------------------------------------------------------ per record (inside the build loop)
     def prepare(self, ref: str, ecg, build_cfg) -> Prepared:
-        from ..build import image_relpath, render_specs
         from llava_ecg.catalog.sources import SOURCES
 
+        from ..build import image_relpath, render_specs
         from ..facts import record_facts
         from ..sources import reader_source
 
