@@ -5,7 +5,7 @@
 Cases: clean 3x4 + rhythm strip 2200x1700 palette PNG, the same page as JPEG, the ``heavy`` preset as JPEG,
 each timed per image in one process (OpenCV pinned to one thread), then clean PNG and heavy JPEG through a pool of
 ``--workers`` processes (throughput). Timing covers render + encode; the record is generated once.
-Anchors (../shared/reference/RENDERING.md §1): ECG-Image-Kit 1.46 s clean, 5.79 s wrinkles + augment.
+Anchors (docs/rendering.md, same machine kind): ECG-Image-Kit 1.46 s clean, 5.79 s wrinkles + augment.
 """
 from __future__ import annotations
 

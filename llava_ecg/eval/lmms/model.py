@@ -2,7 +2,7 @@
 
 lmms-eval's own ``llava`` model targets the LLaVA-NeXT fork, defaults to the ``vicuna_v1`` template and forces fp16.
 This class loads ``llava_llama`` checkpoints through *upstream* ``llava.model.builder.load_pretrained_model`` and
-works around its traps (see ``../shared/reference/UPSTREAM.md`` §4.5):
+works around its traps (docs/upstream.md):
 
 * the builder takes the LLaVA branch (vision tower, image processor) only when "llava" is in the model name, so the
   name we pass always contains it (PULSE-7B's folder does not), and "lora" is added when ``model_base`` is given
@@ -36,12 +36,6 @@ DTYPES = {"float32": torch.float32, "fp32": torch.float32, "float16": torch.floa
 
 class ModelLoadError(LlavaEcgError):
     """The checkpoint folder cannot be loaded as an original-format LLaVA model."""
-
-
-def _as_bool(value) -> bool:
-    if isinstance(value, bool):
-        return value
-    return str(value).strip().lower() in ("1", "true", "yes", "on")
 
 
 def builder_model_name(pretrained: str, model_base: str | None = None, model_name: str | None = None) -> str:
