@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 
 def _train(args) -> int:
@@ -28,8 +29,11 @@ def _merge(args) -> int:
 
 
 def _tiny(args) -> int:
+    from llava_ecg.errors import LlavaEcgError
     from llava_ecg.tiny import build_tiny_base, build_tiny_checkpoint
 
+    if Path(args.output).exists() and not Path(args.output).is_dir():
+        raise LlavaEcgError(f"-o {args.output}: exists and is not a folder")
     if args.checkpoint:
         path = build_tiny_checkpoint(args.output, seed=args.seed, preset=args.preset)
         print(f"tiny llava_llama checkpoint: {path}")
@@ -77,6 +81,6 @@ def register(subparsers) -> None:
     t.add_argument("-o", "--output", required=True, help="folder to write (reused when it already holds one)")
     t.add_argument("--preset", choices=("quickstart", "test"), default="quickstart",
                    help="quickstart: 64x256 strip input, what the quickstart trains (default); test: smallest")
-    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--seed", type=int, default=0, help="seed of the random weights and the tokenizer corpus order")
     t.add_argument("--checkpoint", action="store_true", help="write a full llava_llama checkpoint (OUTPUT/model)")
     t.set_defaults(func=_tiny)
