@@ -81,6 +81,6 @@ def register(subparsers) -> None:
     t.add_argument("-o", "--output", required=True, help="folder to write (reused when it already holds one)")
     t.add_argument("--preset", choices=("quickstart", "test"), default="quickstart",
                    help="quickstart: 64x256 strip input, what the quickstart trains (default); test: smallest")
-    t.add_argument("--seed", type=int, default=0, help="seed of the random weights and the tokenizer corpus order")
+    t.add_argument("--seed", type=int, default=0, help="seed of the random weights")
     t.add_argument("--checkpoint", action="store_true", help="write a full llava_llama checkpoint (OUTPUT/model)")
     t.set_defaults(func=_tiny)

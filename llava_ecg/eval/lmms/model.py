@@ -38,6 +38,12 @@ class ModelLoadError(LlavaEcgError):
     """The checkpoint folder cannot be loaded as an original-format LLaVA model."""
 
 
+def _as_bool(value) -> bool:
+    if isinstance(value, bool):
+        return value
+    return str(value).strip().lower() in ("1", "true", "yes", "on")
+
+
 def builder_model_name(pretrained: str, model_base: str | None = None, model_name: str | None = None) -> str:
     """The name to hand upstream's builder so it takes the right branch whatever the folder is called."""
     from llava.mm_utils import get_model_name_from_path
