@@ -5,14 +5,14 @@
 Cases: clean 3x4 + rhythm strip 2200x1700 palette PNG, the same page as JPEG, the ``heavy`` preset as JPEG,
 each timed per image in one process (OpenCV pinned to one thread), then clean PNG and heavy JPEG through a pool of
 ``--workers`` processes (throughput). Timing covers render + encode; the record is generated once.
-Anchors (../shared/reference/RENDERING.md §1): ECG-Image-Kit 1.46 s clean, 5.79 s wrinkles + augment.
+Anchors (docs/rendering.md, same machine kind): ECG-Image-Kit 1.46 s clean, 5.79 s wrinkles + augment.
 
 ``--cli N``: the full command-line path in the same run — ``llava-ecg render`` on N WFDB records (one worker, one
 process, 2200x1700) minus the same command on one record = per image after start-up, for every case; with
 ``--eik N`` ECG-Image-Kit renders N of the same records (clean, and wrinkles + augment) through the reference set up
 by ``benchmarks/eik/setup.sh`` (``EIK_HOME``; skipped when absent, ``--eik-setup`` runs the setup) and the ratios
-are taken against those same-run figures (in-process per image, import excluded, as it reports them). CPU time, not wall: on a shared machine the wall
-clock of a subprocess measures the neighbours.
+are taken against those same-run figures (in-process per image, import excluded, as it reports them). CPU time,
+not wall: on a shared machine the wall clock of a subprocess measures the neighbours.
 """
 from __future__ import annotations
 
@@ -73,7 +73,7 @@ def pooled(n: int, workers: int):
     print(f"\npool of {workers} processes (forkserver), n={n} images per case, wall-clock throughput")
     ctx = mp.get_context("forkserver")
     with ctx.Pool(workers, _init) as pool:
-        for name, (kwargs, fmt, anchor) in CASES.items():
+        for name, (kwargs, fmt, _anchor) in CASES.items():
             pool.map(_one, [(kwargs, fmt, 10_000 + i) for i in range(workers * 2)])  # warm every worker
             t = time.perf_counter()
             pool.map(_one, [(kwargs, fmt, seed) for seed in range(n)], chunksize=2)
@@ -109,7 +109,7 @@ def cli(n: int, eik_n: int, eik_setup: bool) -> None:
     for name, (kwargs, fmt, _) in CASES.items():
         distort = kwargs["distort"] or "none"
 
-        def run(recs, tag):  # CPU seconds of the command (children's rusage): robust to a shared machine
+        def run(recs, tag, fmt=fmt, distort=distort):  # CPU seconds (children's rusage): robust to a shared machine
             out = work / f"{tag}-{fmt}-{distort}"
             before = resource.getrusage(resource.RUSAGE_CHILDREN)
             subprocess.run([sys.executable, "-m", "llava_ecg.cli", "render", *recs, "-o", str(out), "--format", fmt,
@@ -135,7 +135,7 @@ def cli(n: int, eik_n: int, eik_setup: bool) -> None:
     print(f"\ncommand line, one worker, CPU time per image after start-up ((CPU for {n} records - CPU for 1) / {n - 1}; "
           "ECG-Image-Kit: its per-image CPU time)")
     print(f"{'case':34s} {'cpu ms':>9s} {'EIK s':>7s} {'x EIK':>7s}  EIK source")
-    for name, (kwargs, fmt, anchor) in CASES.items():
+    for name, (kwargs, _fmt, anchor) in CASES.items():
         kind = "heavy" if kwargs["distort"] else "clean"
         ref, source = (eik[kind], f"same run, n={eik_n}") if kind in eik else (anchor, "anchor")
         print(f"{name:34s} {ours[name] * 1e3:9.1f} {ref:7.2f} {ref / ours[name]:7.0f}  {source}")

@@ -8,14 +8,12 @@ next to the peak RSS of reading the same file with ``json.load`` for contrast (s
 from __future__ import annotations
 
 import argparse
-import resource
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.support.ecginstruct_shaped import write_shaped  # noqa: E402
+from tests.support.ecginstruct_shaped import write_shaped
 
 
 def _peak_child(cmd: list[str]) -> tuple[float, float]:

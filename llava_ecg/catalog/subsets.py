@@ -9,7 +9,7 @@ published ones, byte for byte; the ``ptb-test`` prompt is not published, ours fo
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Iterable
 
 from llava_ecg.registry import Registry, UnknownNameError
@@ -75,9 +75,16 @@ class Subset:
     letters: tuple[str, ...] = ()
     n_paper: int | None = None
     lower_is_better: tuple[str, ...] = ()
-    paper: dict[str, dict[str, float]] = field(default_factory=dict)
     source: str | None = None
     prompt: str = ""
+
+    @property
+    def paper(self) -> dict[str, dict[str, float]]:
+        """The v1 paper's numbers for this subset, ``{model: {metric: value}}`` (every row of Tables 3-4, from
+        :mod:`llava_ecg.catalog.baselines`)."""
+        from .baselines import subset_numbers
+
+        return subset_numbers(self.name)
 
     @property
     def label_space(self) -> tuple[str, ...]:
@@ -114,52 +121,39 @@ _ML = ("auc", "f1", "hl")
 register_subset(Subset(
     "ptb-test", "ptb", MULTILABEL, "PTB-XL Super", "in", _ML, labels=PTBXL_SUPERCLASS_SPACE.codes,
     n_paper=2082, lower_is_better=("hl",),
-    paper={"PULSE-7B": {"auc": 82.4, "f1": 74.8, "hl": 11.0}, "GPT-4o": {"auc": 55.6, "f1": 28.3, "hl": 26.2},
-           "Random": {"auc": 50.3, "f1": 33.2, "hl": 50.1}},
     source="ptbxl", prompt=classify_prompt(PTBXL_SUPERCLASS_SPACE.labels),
 ))
 register_subset(Subset(
     "ptb-test-report", "ptb-report", REPORT, "PTB-XL Report", "in", ("score",), n_paper=500,
-    paper={"PULSE-7B": {"score": 61.3, "diagnosis": 47.7, "waveform": 50.4, "rhythm": 85.7},
-           "GPT-4o": {"score": 50.2}, "Random": {"score": 0.0}},
     source="ptbxl", prompt=REPORT_PROMPT,
 ))
 register_subset(Subset(
     "code15-test", "code15", MULTILABEL, "CODE-15%", "in", _ML, labels=CODE15_LABELS,
     extra_labels=("NORM", "ABNORMAL"), n_paper=1400, lower_is_better=("hl",),
-    paper={"PULSE-7B": {"auc": 90.7, "f1": 85.4, "hl": 5.0}, "GPT-4o": {"auc": 59.9, "f1": 24.9, "hl": 15.7},
-           "Random": {"auc": 48.8, "f1": 15.0, "hl": 32.1}},
     source="code15", prompt=CODE15_PROMPT,
 ))
 register_subset(Subset(
     "ecgqa-test", "ecgqa", ECGQA, "ECG-QA", "in", ("acc",), n_paper=1317,
-    paper={"PULSE-7B": {"acc": 73.8}, "GPT-4o": {"acc": 35.2}, "Random": {"acc": 16.2}},
     source="ecgqa", prompt=ECGQA_PROMPT,
 ))
 register_subset(Subset(
     "cpsc-test", "cpsc", MULTILABEL, "CPSC 2018", "out", _ML,
     labels=CPSC_SPACE.codes, n_paper=2061, lower_is_better=("hl",),
-    paper={"PULSE-7B": {"auc": 76.9, "f1": 57.6, "hl": 8.6}, "GPT-4o": {"auc": 50.9, "f1": 10.6, "hl": 18.2},
-           "Random": {"auc": 51.2, "f1": 15.1, "hl": 28.8}},
     source="cpsc", prompt=classify_prompt(CPSC_SPACE.labels),
 ))
 register_subset(Subset(
     "csn-test-no-cot", "csn", MCQ, "CSN", "out", ("acc",), letters=tuple("ABCDEFGH"), n_paper=1611,
-    paper={"PULSE-7B": {"acc": 85.2}, "GPT-4o": {"acc": 57.5}, "Random": {"acc": 11.6}},
     source="csn", prompt=MCQ_PROMPT,
 ))
 register_subset(Subset(
     "g12-test-no-cot", "g12", MCQ, "G12EC", "out", ("acc",), letters=tuple("ABCDEFGH"), n_paper=2026,
-    paper={"PULSE-7B": {"acc": 78.2}, "GPT-4o": {"acc": 49.2}, "Random": {"acc": 12.1}},
     source="g12", prompt=MCQ_PROMPT,
 ))
 register_subset(Subset(
     "mmmu-ecg", "mmmu", MCQ, "MMMU ECG", "out", ("acc",), letters=tuple("ABCD"), n_paper=200,
-    paper={"PULSE-7B": {"acc": 58.0}, "GPT-4o": {"acc": 43.5}, "Random": {"acc": 24.2}},
 ))
 register_subset(Subset(
     "arena", "arena", ARENA, "ECG Arena", "out", ("score",), n_paper=50,
-    paper={"PULSE-7B": {"score": 38.9}, "GPT-4o": {"score": 33.5}, "Random": {"score": 0.0}},
 ))
 
 #: The nine ECGBench configs, in the paper's table order (the registry may also hold your own subsets).

@@ -26,7 +26,7 @@ from . import io as rio
 from .build import stable_seed
 from .facts import RecordFacts, record_facts
 from .sources import reader_source
-from .tasks import LETTERS, clean_report, is_probably_english
+from .engine import LETTERS, clean_report, is_probably_english
 
 log = logging.getLogger(__name__)
 

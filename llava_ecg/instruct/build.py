@@ -17,17 +17,18 @@ import shutil
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable
 
 from tqdm.auto import tqdm
 
 from llava_ecg.catalog.sources import SOURCES
 
 from . import io as rio
+from . import tasks as _content  # noqa: F401  (registers the task families)
+from .engine import IMAGE_TOKEN, TASKS, Item, cells, run_task
 from .facts import RecordFacts, record_facts
 from .sources import reader_source
 from .targets import ALL_SOURCES, InstructConfigError, Schedule, load_targets, normalise, pulse_targets, shares_for
-from .tasks import IMAGE_TOKEN, TASKS, Item, cells, run_task
 
 ROWS_JSON = "ecginstruct.json"
 ROWS_JSONL = "ecginstruct.jsonl"
@@ -449,11 +450,6 @@ def _check_fingerprint(out: Path, cfg: BuildConfig, llm=None, synth=None) -> Non
     else:
         with rio.atomic_open(stamp) as fh:
             json.dump({"config": fp, "schema": "ecginstruct-v1"}, fh, indent=1, sort_keys=True)
-
-
-def _concat(paths: list[Path]) -> Iterator[dict]:
-    for p in paths:
-        yield from rio.iter_jsonl(p)
 
 
 def _chunk_counts(manifest: list[dict]) -> dict:

@@ -10,7 +10,7 @@ import random
 from pathlib import Path
 from typing import Iterator
 
-from .tasks import Item, pick
+from .engine import Item, pick
 
 FAMILY_OF_ATTRIBUTE = {"scp_code": "morphology", "stage_of_infarction": "morphology", "noise": "feature",
                        "numeric_feature": "feature", "heart_axis": "feature", "extra_systole": "rhythm"}

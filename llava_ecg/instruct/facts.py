@@ -8,6 +8,7 @@ the documented signal estimate in :mod:`.measure` (heart rate, regularity, axis 
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any, Callable
@@ -183,9 +184,28 @@ def _generic(meta, facts):
             codes.append(code)
     if facts.report:
         codes += [c for c in L.generic_codes_from_text(facts.report) if c not in codes]
+        facts.labels_complete = facts.labels_complete and fully_parsed(facts.report)
     facts.labels = [L.GENERIC_SPACE.by_code[c] for c in codes]
     if "machine_measurements" in meta:
         facts.measurements = mimic_measurements(meta["machine_measurements"])
+
+
+# statements that carry no finding of their own
+_NEUTRAL = re.compile(r"^(normal ecg|borderline ecg|normal sinus rhythm|sinus rhythm|otherwise normal ecg|"
+                      r"normal ecg except for rate|when compared with ecg of .*|no significant change.*|"
+                      r"unconfirmed.*|compared to.*|rate \d+.*)$")
+
+
+def fully_parsed(text: str) -> bool:
+    """Every statement of a free-text report maps to a vocabulary code (or carries no finding), and none is a bare
+    "abnormal ECG": only then does the absence of a morphology label mean there is none."""
+    for statement in re.split(r"[\n;.]+", text.lower()):
+        statement = statement.strip(" -")
+        if not statement or _NEUTRAL.match(statement):
+            continue
+        if "abnormal ecg" in statement or not L.generic_codes_from_text(statement):
+            return False
+    return True
 
 
 def _truthy(v) -> bool:

@@ -13,7 +13,7 @@ from typing import Iterable
 
 from . import io as rio
 from llava_ecg.catalog.labels import FAMILIES
-from .tasks import FORMATS
+from .engine import FORMATS
 
 COLUMNS = tuple(FORMATS)  # close, open, fill, mcq, multi
 

@@ -12,9 +12,9 @@ from pathlib import Path
 from llava_ecg import atomic
 from llava_ecg.errors import RunFailed
 from llava_ecg.catalog.subsets import RHYTHM_MCQ_OPTIONS
-from llava_ecg.instruct.tasks import LETTERS
+from llava_ecg.instruct.engine import LETTERS
 
-from .pipeline import SUBSET, TASK, QuickstartConfig
+from .config import SUBSET, TASK, QuickstartConfig
 
 CLASS_NAMES = [name for name, _ in RHYTHM_MCQ_OPTIONS]
 

@@ -67,15 +67,11 @@ def _rgb_png(image: Image.Image) -> bytes:
     return data.tobytes()
 
 
-def atomic_write(path: str | os.PathLike, data: bytes) -> Path:
-    return write_bytes(path, data)
-
-
 def save(image: Image.Image, path: str | os.PathLike, fmt: str | None = None, **kwargs) -> Path:
     """Writes atomically; the format comes from ``fmt``, else the file extension, else the image mode."""
     suffix = Path(path).suffix.lower().lstrip(".")
     fmt = fmt or (suffix if suffix in ("png", "jpg", "jpeg") else None)
-    return atomic_write(path, encode(image, fmt, **kwargs))
+    return write_bytes(path, encode(image, fmt, **kwargs))
 
 
 def encode_image(image: Image.Image, spec) -> bytes:

@@ -108,6 +108,7 @@ CASES = [
     Case("train-missing-data", "train tiny/cpu model_name_or_path={folder} data_path={missing} output_dir={out}"),
     Case("train-unknown-recipe", "train nope/recipe data_path={rows}", names="nope/recipe"),
     Case("merge-lora-not-a-run", "merge-lora {folder} --base {folder} -o {out}", names="{folder}"),
+    Case("tiny-output-is-a-file", "tiny -o {existing_file}", names="{existing_file}"),
     # score / judge / report
     Case("score-references-of-another-subset", "score cpsc-test {predictions} -r {g12_references} --bootstrap 0",
          names="{g12_references}"),
@@ -210,6 +211,7 @@ def _fill(text: str, values: dict) -> str:
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_careless_input(case, inputs, tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("LLAVA_ECG_LLM_CACHE", str(tmp_path / "llm_cache"))
+    monkeypatch.setenv("OMP_NUM_THREADS", os.environ.get("OMP_NUM_THREADS", "1"))  # quickstart sets it: undo after
     values = {**inputs, "out": str(tmp_path / "out")}
     before = set(Path(inputs["folder"]).iterdir())
     try:

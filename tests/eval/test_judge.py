@@ -48,8 +48,8 @@ def test_report_judging_aggregation_failures_and_cache(tmp_path):
         assert "timeout" in by_id["ptb-report-00004_hr-0"].error
         assert by_id["ptb-report-00001_hr-0"].attempts == 2
         prompt = stub.requests_for("GT report 0")[0]
-        assert "[The Start of Ground Truth Report]\nGT report 0: sinus rhythm.\n[The End of Ground Truth Report]" in prompt.prompt
-        assert "[The Start of Generated Report]\nmodel report 0\n[The End of Generated Report]" in prompt.prompt
+        assert ("[The Start of Ground Truth Report]\n GT report 0: sinus rhythm.\n [The End of Ground Truth Report]\n"
+                " [The Start of Generated Report]\n model report 0\n [The End of Generated Report]") in prompt.prompt
         assert prompt.json["temperature"] == 0 and prompt.json["response_format"] == {"type": "json_object"}
 
         # rerun: the three good items come from the cache; only the failures are asked again
@@ -60,7 +60,7 @@ def test_report_judging_aggregation_failures_and_cache(tmp_path):
         stub.default = "must not be asked: cached"
         again = score("ptb-test-report", PREDS, ROWS, judge=_judge(stub, tmp_path, timeout_s=2.0, max_retries=0),
                       bootstrap=0)
-        asked = {r.prompt.split("[The Start of Ground Truth Report]\n")[1][:11] for r in stub.requests[before:]}
+        asked = {r.prompt.split("[The Start of Ground Truth Report]\n ")[1][:11] for r in stub.requests[before:]}
         assert asked == {"GT report 3", "GT report 4"}
         assert again["judged"] == 4 and again["failed"] == 1
         assert sum(j.cached for j in again.records) == 3

@@ -14,7 +14,7 @@ from llava_ecg.instruct import bench
 from llava_ecg.instruct.facts import record_facts
 from tests.instruct.conftest import SOURCE_METAS, _with_meta, fake_render
 
-# Quoted verbatim from the published ECGBench JSON (../shared/reference/PULSE.md §2.2, FORMATS.md §A6).
+# Quoted verbatim from the published ECGBench JSON.
 PUBLISHED = {
     "cpsc-test": "You are provided with an ECG signal image. Please classify the ECG image into the following diagnostic "
                  "statement classes:\nNORM(Normal ECG), AF(Atrial fibrillation), I-AVB(First-degree atrioventricular "
@@ -39,15 +39,6 @@ def test_prompts_are_the_published_bytes():
         assert get_subset(name).prompt == PUBLISHED[name]
     assert get_subset("g12-test-no-cot").prompt == get_subset("csn-test-no-cot").prompt == PUBLISHED["mcq-head"]
     assert get_subset("ecgqa-test").prompt.format(question="Q?", options="a, b") == PUBLISHED["ecgqa"].format(q="Q?", o="a, b")
-
-
-def test_published_strings_match_the_reference_digest(shared):
-    """Guards the transcription above against the research digest (skips when ../shared is absent)."""
-    text = (shared / "reference" / "PULSE.md").read_text() + (shared / "reference" / "FORMATS.md").read_text()
-    flat = text.replace("\\n", "\n")
-    for key in ("cpsc-test", "code15-test", "ptb-test-report", "mcq-head"):
-        assert PUBLISHED[key].rstrip("\n") in flat, key
-    assert PUBLISHED["ecgqa"].split("{q}")[0] in flat
 
 
 def _records(source):
@@ -117,8 +108,8 @@ def test_limit_is_a_seeded_sample(tmp_path):
     recs = [(f"cpsc/A{i:04d}", _with_meta(synthesize("sinus", seed=i), source="challenge", database="cpsc",
                                           snomed=["164889003"])) for i in range(12)]
     a = bench.build_bench("cpsc-test", recs, tmp_path / "a", limit=5, seed=1, render=False, progress=False)
-    b = bench.build_bench("cpsc-test", recs, tmp_path / "b", limit=5, seed=1, render=False, progress=False)
-    c = bench.build_bench("cpsc-test", recs, tmp_path / "c", limit=5, seed=2, render=False, progress=False)
+    bench.build_bench("cpsc-test", recs, tmp_path / "b", limit=5, seed=1, render=False, progress=False)
+    bench.build_bench("cpsc-test", recs, tmp_path / "c", limit=5, seed=2, render=False, progress=False)
     assert a["rows"] == 5
     ids = lambda p: [r["id"] for r in _rows(p, "cpsc-test")]  # noqa: E731
     assert ids(tmp_path / "a") == ids(tmp_path / "b") != ids(tmp_path / "c")

@@ -15,7 +15,7 @@ from llava_ecg.instruct import io as rio
 from llava_ecg.instruct.build import BuildConfig, build_instruct
 from llava_ecg.instruct.synth import FRAMINGS, OUTPUT_FORMATS, SynthConfig, Synthesizer, SynthIncomplete
 from llava_ecg.instruct.synth.grounding import format_problem
-from llava_ecg.instruct.tasks import is_probably_english
+from llava_ecg.instruct.engine import is_probably_english
 from llava_ecg.llm.client import ChatClient, LLMConfig
 from tests.instruct.conftest import SOURCE_METAS, _with_meta
 from tests.support.fake_llm import responder

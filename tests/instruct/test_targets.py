@@ -119,3 +119,14 @@ def test_ecgqa_slots_take_the_records_own_questions(tmp_path, mini_root):
     questions = Counter((m["record"], m["truth"]["question_id"]) for m in manifest)
     assert max(questions.values()) == 1 and max(per_record.values()) <= 5  # a question is asked once
     assert "Table A1" in (out / "targets.md").read_text()
+
+
+def test_shipped_table_a1_yaml_equals_the_pulse_mix():
+    from pathlib import Path
+
+    shipped = load_targets(Path(__file__).resolve().parents[2] / "docs" / "targets" / "table_a1.yaml")
+    pulse = pulse_targets()
+    assert shipped.keys() == pulse.keys()
+    for source, shares in pulse.items():
+        assert shipped[source].keys() == shares.keys()
+        assert all(abs(shipped[source][c] - p) < 1e-12 for c, p in shares.items())

@@ -2,7 +2,7 @@
 
 lmms-eval's own ``llava`` model targets the LLaVA-NeXT fork, defaults to the ``vicuna_v1`` template and forces fp16.
 This class loads ``llava_llama`` checkpoints through *upstream* ``llava.model.builder.load_pretrained_model`` and
-works around its traps (see ``../shared/reference/UPSTREAM.md`` §4.5):
+works around its traps (docs/upstream.md):
 
 * the builder takes the LLaVA branch (vision tower, image processor) only when "llava" is in the model name, so the
   name we pass always contains it (PULSE-7B's folder does not), and "lora" is added when ``model_base`` is given
@@ -69,16 +69,25 @@ class LlavaEcg(lmms):
     for LoRA / projector-only checkpoints; ``model_name`` override of the builder name; ``conv_template``
     (default ``llava_v1``, the template PULSE was trained with); ``device`` (default ``cuda`` when available, else
     ``cpu``); ``dtype`` (``auto`` = fp16 on CUDA, fp32 on CPU; or float32/float16/bfloat16); ``batch_size``;
-    ``attn_implementation`` (``flash_attention_2`` to use FlashAttention, otherwise the checkpoint's default).
+    ``attn_implementation`` (``flash_attention_2`` to use FlashAttention, otherwise the checkpoint's default);
+    ``option_scores`` (default true; false: ECGBench asks no answer log-probabilities, ``auc_logprob`` is NaN).
     """
 
     is_simple = True
 
     def __init__(self, pretrained: str, model_base: str | None = None, model_name: str | None = None,
                  conv_template: str = "llava_v1", device: str | None = None, dtype: str = "auto",
-                 batch_size: int | str = 1, attn_implementation: str | None = None, **kwargs) -> None:
+                 batch_size: int | str = 1, attn_implementation: str | None = None, option_scores: bool | str = True,
+                 **kwargs) -> None:
         super().__init__()
+        import importlib.util
+
         from llava_ecg import compat
+
+        if importlib.util.find_spec("llava") is None:
+            raise ModelLoadError("the llava_ecg model loads checkpoints through upstream LLaVA, which is not installed: "
+                                 "pip install 'llava-ecg[train]' and 'llava-torch==1.2.2.post1' --no-deps "
+                                 "(docs/install.md); for other models use lmms-eval's own (e.g. llava_hf, openai)")
 
         if kwargs:
             from loguru import logger
@@ -94,6 +103,7 @@ class LlavaEcg(lmms):
         self.pretrained = str(pretrained)
         self.conv_template = conv_template
         self.batch_size_per_gpu = int(batch_size)
+        self.ecgbench_option_scores = _as_bool(option_scores)  # read by llava_ecg.eval.lmms.runtime
         self._load(model_base, model_name, dtype, attn_implementation)
 
     # -- setup -------------------------------------------------------------------------------------------------

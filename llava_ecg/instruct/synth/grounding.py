@@ -32,7 +32,7 @@ from llava_ecg.catalog.labels import GENERIC_VOCAB, generic_code, generic_codes_
 from llava_ecg.llm.jsonx import extract_json
 
 from ..facts import RecordFacts
-from ..tasks import is_probably_english as _no_marker_words
+from ..engine import is_probably_english as _no_marker_words
 
 # largest accepted difference per measurement (units: bpm, ms, degrees)
 TOLERANCE = {"hr": 5.0, "pr": 20.0, "qrs": 15.0, "qt": 30.0, "qtc": 30.0, "axis": 15.0}

@@ -18,7 +18,7 @@ from llava_ecg.errors import LlavaEcgError, RunFailed
 from llava_ecg.llm.client import RETRY_STATUSES
 from llava_ecg.llm.jsonx import extract_json
 
-from ..tasks import IMAGE_TOKEN
+from ..engine import IMAGE_TOKEN
 from .grounding import Grounding, GroundingConfig, is_english
 from .judge import check_independent, item_text, judge_messages
 from .parse import ParseError, parse_dialogue, parse_report, parse_task, parse_verdict
@@ -252,7 +252,7 @@ class Synthesizer:
         self._count_requests(stats["requests"]["judge"], results)
         _stop_if_transient(results, "judge")
         kept = []
-        for (job, _p, item, _turns), res in zip(candidates, results):
+        for (_job, _p, item, _turns), res in zip(candidates, results):
             verdict = parse_verdict(res.text) if res.ok else None
             judged = {"model": self.judge.config.model, "endpoint": self.judge.config.base_url,
                       "prompt": JUDGE.tag, "request_key": res.key,
