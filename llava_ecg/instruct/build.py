@@ -17,7 +17,7 @@ import shutil
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable
 
 from tqdm.auto import tqdm
 
@@ -450,11 +450,6 @@ def _check_fingerprint(out: Path, cfg: BuildConfig, llm=None, synth=None) -> Non
     else:
         with rio.atomic_open(stamp) as fh:
             json.dump({"config": fp, "schema": "ecginstruct-v1"}, fh, indent=1, sort_keys=True)
-
-
-def _concat(paths: list[Path]) -> Iterator[dict]:
-    for p in paths:
-        yield from rio.iter_jsonl(p)
 
 
 def _chunk_counts(manifest: list[dict]) -> dict:

@@ -108,6 +108,7 @@ CASES = [
     Case("train-missing-data", "train tiny/cpu model_name_or_path={folder} data_path={missing} output_dir={out}"),
     Case("train-unknown-recipe", "train nope/recipe data_path={rows}", names="nope/recipe"),
     Case("merge-lora-not-a-run", "merge-lora {folder} --base {folder} -o {out}", names="{folder}"),
+    Case("tiny-output-is-a-file", "tiny -o {existing_file}", names="{existing_file}"),
     # score / judge / report
     Case("score-references-of-another-subset", "score cpsc-test {predictions} -r {g12_references} --bootstrap 0",
          names="{g12_references}"),

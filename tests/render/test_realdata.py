@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from llava_ecg.render import digitize, render_page
-from llava_ecg.render.batch import read_record
+from llava_ecg.signals import read_record
 from tests.conftest import shared_dir
 
 pytestmark = pytest.mark.realdata

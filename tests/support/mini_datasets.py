@@ -1,4 +1,4 @@
-"""Small fixture datasets written in the exact on-disk formats of the real sources (FORMATS.md Part A, §A7).
+"""Small fixture datasets written in the exact on-disk formats of the real sources (docs/signals.md lists what each reader expects).
 
 Every function writes into ``root`` (created if needed) and returns the dataset root as a ``Path``:
 

@@ -1,7 +1,7 @@
 """LLM-as-judge for ``ptb-test-report`` and ``arena``: the paper's criteria and aggregation on any
 OpenAI-compatible endpoint (``llava_ecg.llm``), with a persistent per-item cache and explicit failures.
 
-Aggregation (PULSE.md §2.3): report item score = mean(Diagnosis, Waveform, Rhythm) × 10, subset score = mean over
+Aggregation (docs/judge.md): report item score = mean(Diagnosis, Waveform, Rhythm) × 10, subset score = mean over
 items; arena item score = mean(Accuracy, Completeness, Instruction Adherence) × 10 over the first two turns judged
 in one call, subset score = mean over items. Items the judge failed on (HTTP errors after retries, no parsable
 JSON, a missing or out-of-range score) are counted in ``failed`` and left out of the means — never scored 0.
