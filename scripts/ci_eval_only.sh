@@ -78,7 +78,7 @@ log "llava-ecg installed, nothing changed"
 # 3. The ECGBench tasks in that environment. The tests run from a copy, so they import the installed package.
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-cp -r tests "$work/"
+cp -r tests setup.cfg "$work/"
 (cd "$work" && "$VENV/bin/python" -m pytest -q -p no:cacheprovider -W ignore::DeprecationWarning \
    tests/evalonly tests/eval/test_lmms_chat.py) || { log "FAILED"; exit 1; }
 log "eval-only checks passed"
