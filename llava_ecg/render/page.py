@@ -22,6 +22,7 @@ from .header import header_lines
 from .layouts import Layout, get_layout
 from .paper import GRIDS, LEVELS, PAPERS, background_classes, page_pixels, palette, px_per_mm
 from .spec import RenderSpec
+from .styles import get_style
 
 TRACE_WIDTH_MM = 250.0  # 10 s at 25 mm/s; the time a page shows is this width divided by the speed
 HEADER_MM = 20.0
@@ -120,6 +121,11 @@ def draw_page(ecg, spec: RenderSpec, *, grid: str | None = None) -> tuple[Image.
 
     ``grid`` overrides ``spec.grid`` (distortions use it to drop the grid).
     """
+    style = get_style(spec.style)
+    if style.placement == "eik":
+        from .page_eik import draw_eik_page
+
+        return draw_eik_page(ecg, spec, style, grid=grid)
     _check(ecg, spec)
     grid = grid or spec.grid
     layout = get_layout(spec.layout, spec.rhythm_lead)

@@ -13,6 +13,7 @@ from typing import Any, Mapping
 from .errors import RenderSpecError
 from .layouts import LAYOUTS
 from .paper import GRIDS, PAPERS
+from .styles import STYLES
 
 FORMATS = ("png", "jpg")
 
@@ -20,6 +21,7 @@ FORMATS = ("png", "jpg")
 @dataclass(frozen=True)
 class RenderSpec:
     layout: str = "3x4"
+    style: str = "classic"  # a name in STYLES: "classic" (ours) or "eik" (ECG-Image-Kit's look)
     distort: str | dict | None = None  # preset name ("none", "light", "heavy") or a Compose config dict
     seed: int = 0
     dpi: float = 200.0
@@ -52,6 +54,7 @@ class RenderSpec:
                 object.__setattr__(self, name, int(value))
         checks = [
             (self.layout in LAYOUTS, f"unknown layout {self.layout!r}; known: {sorted(LAYOUTS)}"),
+            (self.style in STYLES, f"unknown style {self.style!r}; known: {sorted(STYLES)}"),
             (self.paper is None or self.paper in PAPERS, f"unknown paper {self.paper!r}; known: {sorted(PAPERS)}"),
             (self.grid in GRIDS, f"unknown grid {self.grid!r}; known: {sorted(GRIDS)}"),
             (self.format in FORMATS, f"format must be one of {FORMATS}, got {self.format!r}"),
