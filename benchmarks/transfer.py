@@ -76,11 +76,12 @@ def our_set(recs, style: str, mix: bool, seed: int) -> np.ndarray:
 
 
 def eik_set(recs, work: Path, workers: int) -> np.ndarray | None:
-    if not eik_ref.available(setup=True):
+    if workers == 0 or not eik_ref.available(setup=True):
         return None
     paths = [eik_ref.write_for_eik(ecg, work / "records" / key) for key, _, ecg in recs]
     out_dir = work / "eik"
     todo = [p for p in paths if not (out_dir / f"{p.name}.png").exists()]
+    todo.sort(key=lambda p: int(p.name.rsplit("-", 1)[1]) % 10_000)  # classes interleaved: a partial run stays balanced
     chunks = [todo[i::max(1, workers)] for i in range(max(1, workers))]
     t0 = time.time()
     with ThreadPoolExecutor(max(1, workers)) as pool:
@@ -168,7 +169,7 @@ def main(argv=None) -> int:
     ap.add_argument("--test-per-class", type=int, default=25)
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--epochs", type=int, default=40)
-    ap.add_argument("--eik-workers", type=int, default=1)
+    ap.add_argument("--eik-workers", type=int, default=1, help="ECG-Image-Kit processes; 0: leave it out")
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args(argv)
     import cv2
@@ -183,17 +184,18 @@ def main(argv=None) -> int:
     y_train = np.array([c for _, c, _ in train_recs])
     y_test = np.array([c for _, c, _ in test_recs])
     tag = f"{args.train_per_class}-{args.test_per_class}"
+    t_eik = f"{tag}-eik{bool(args.eik_workers)}"
 
     t0 = time.time()
     tests = {"classic": cached(work / f"test-classic-{tag}.npy", lambda: our_set(test_recs, "classic", False, 1)),
              "eik": cached(work / f"test-eik-{tag}.npy", lambda: our_set(test_recs, "eik", False, 1)),
-             "EIK": cached(work / f"test-EIK-{tag}.npy", lambda: eik_set(test_recs, work, args.eik_workers))}
+             "EIK": cached(work / f"test-EIK-{t_eik}.npy", lambda: eik_set(test_recs, work, args.eik_workers))}
     trains = {
         "classic": cached(work / f"train-classic-{tag}.npy", lambda: our_set(train_recs, "classic", False, 2)),
         "classic+mix": cached(work / f"train-classic-mix-{tag}.npy", lambda: our_set(train_recs, "classic", True, 2)),
         "eik": cached(work / f"train-eik-{tag}.npy", lambda: our_set(train_recs, "eik", False, 2)),
         "eik+mix": cached(work / f"train-eik-mix-{tag}.npy", lambda: our_set(train_recs, "eik", True, 2)),
-        "EIK": cached(work / f"train-EIK-{tag}.npy", lambda: eik_set(train_recs, work, args.eik_workers)),
+        "EIK": cached(work / f"train-EIK-{t_eik}.npy", lambda: eik_set(train_recs, work, args.eik_workers)),
     }
     tests = {k: v for k, v in tests.items() if v is not None}
     trains = {k: v for k, v in trains.items() if v is not None}

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import time
@@ -34,7 +35,8 @@ from llava_ecg.signals.ecg import ECG  # noqa: E402
 
 LEADS = ["I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6"]
 REFERENCE = REPO / "tests/render/data/eik_reference.json"
-REAL = Path("../shared/realdata/cinc2021/E07500")
+# a real Georgia record for the picture: ../shared beside the checkout, or $LLAVA_ECG_SHARED
+REAL = Path(os.environ.get("LLAVA_ECG_SHARED", REPO.parent / "shared")) / "realdata/cinc2021/E07500"
 
 
 def flat_ecg() -> ECG:

@@ -88,9 +88,14 @@ def _register_instruct(bsub) -> None:
     p.add_argument("--samples-per-record", type=positive_int, default=4)
     p.add_argument("--mix", default="balanced",
                    help="'balanced', 'pulse' (Table A1 ratios) or weights like rhythm.mcq=2,report.open=1")
-    p.add_argument("--layouts", default="3x4", help="comma list to draw from, e.g. 3x4,6x2,12x1")
-    p.add_argument("--distort", default="mixed", choices=("none", "light", "heavy", "mixed"))
-    p.add_argument("--header-prob", type=float, default=0.0, help="probability of a printed header on an image")
+    p.add_argument("--render-mix", default="pulse",
+                   help="how images are drawn: 'pulse' (default: the paper's ECGInstruct mix in ECG-Image-Kit's "
+                        "look), 'pulse-classic' (same mix, our classic look), 'fixed' (only the flags below, "
+                        "classic look) or a JSON file (docs/rendering.md); the flags below override the mix")
+    p.add_argument("--layouts", help="comma list to draw from, e.g. 3x4,6x2,12x1 (default: the mix's; fixed: 3x4)")
+    p.add_argument("--distort", choices=("none", "light", "heavy", "mixed"),
+                   help="default: the mix's (fixed: mixed = clean 0.5, light 0.35, heavy 0.15)")
+    p.add_argument("--header-prob", type=float, help="probability of a printed header (default: the mix's; fixed: 0)")
     p.add_argument("--images-per-record", type=positive_int, default=1)
     p.add_argument("--image-prefix", default="",
                    help="variant folder inside each source folder (e.g. aug_3x4), so several render configurations "
@@ -181,8 +186,9 @@ def cmd_build_instruct(args) -> int:
                                   progress=not args.no_progress)
     cfg = BuildConfig(
         source=source, seed=args.seed, samples_per_record=args.samples_per_record, mix=parse_mix(args.mix),
-        mode=args.mode, layouts=tuple(x.strip() for x in args.layouts.split(",") if x.strip()), distort=args.distort,
-        header_prob=args.header_prob, images_per_record=args.images_per_record, image_prefix=args.image_prefix,
+        mode=args.mode, render_mix=_render_mix(args.render_mix),
+        layouts=tuple(x.strip() for x in args.layouts.split(",") if x.strip()) if args.layouts else None,
+        distort=args.distort, header_prob=args.header_prob, images_per_record=args.images_per_record, image_prefix=args.image_prefix,
         chunk_size=args.chunk_size,
         shard=args.shard, exclude=frozenset(load_keys(args.exclude)), workers=args.workers,
         progress=not args.no_progress, translate_reports=llm is not None)
@@ -194,6 +200,19 @@ def cmd_build_instruct(args) -> int:
     if summary:
         print(summary.read_text(encoding="utf-8"))
     return 0
+
+
+def _render_mix(value: str):
+    """'fixed' -> None, a name -> itself, a path -> its JSON object."""
+    if value == "fixed":
+        return None
+    path = Path(value)
+    if path.suffix == ".json" or path.exists():
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"--render-mix {value}: cannot read a JSON object: {exc}") from None
+    return value
 
 
 def cmd_build_bench(args) -> int:
