@@ -63,3 +63,21 @@ def write_json(path: str | os.PathLike, data: Any, **dump_kwargs) -> Path:
         json.dump(data, fh, **dump_kwargs)
         fh.write("\n")
     return Path(path)
+
+
+@contextlib.contextmanager
+def new_output_dir(path: str | os.PathLike, *, keep_on: tuple[type[BaseException], ...] = ()) -> Iterator[Path]:
+    """Create the output folder ``path`` for a run; if the run fails and the folder did not exist before, remove
+    it, so a failed run leaves nothing that looks like a result. Exceptions in ``keep_on`` (e.g.
+    ``KeyboardInterrupt`` for a resumable build) keep it. An existing folder is never removed."""
+    import shutil
+
+    path = Path(path)
+    existed = path.exists()
+    path.mkdir(parents=True, exist_ok=True)
+    try:
+        yield path
+    except BaseException as exc:
+        if not existed and not isinstance(exc, keep_on):
+            shutil.rmtree(path, ignore_errors=True)
+        raise

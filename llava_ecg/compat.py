@@ -18,6 +18,12 @@ changes underneath one of them. Nothing here edits upstream files.
    undecorated forward (only called by recipes that train the tower, e.g. the tiny CPU quickstart).
 5. ``is_vision_available`` cache — transformers 4.37.2 queries package metadata on every call (~1 ms, several
    calls per image in ``CLIPImageProcessor``); caching it is a pure speed-up for on-the-fly data loading.
+6. Gradient accumulation under ZeRO-2/3 — the Trainer (4.37.2) wraps every non-boundary micro-batch in accelerate's
+   ``no_sync``; accelerate 0.34.2 forwards that to the DeepSpeed engine's ``no_sync``, which DeepSpeed 0.19.8 refuses
+   under ZeRO >= 2 (``AssertionError: no_sync context manager is incompatible with gradient partitioning logic of
+   ZeRO stage 2``) — so the paper recipe (accumulation 8) dies at its first step. DeepSpeed accumulates at its own
+   boundaries (its config gets ``gradient_accumulation_steps`` from the Trainer), so a null context is right: it is
+   what accelerate did before the engine had a ``no_sync``.
 """
 from __future__ import annotations
 
@@ -124,9 +130,30 @@ def install_vision_available_cache() -> None:
         mapping["vision"] = (cached, mapping["vision"][1])
 
 
+def install_deepspeed_accumulation() -> None:
+    import contextlib
+
+    from accelerate import Accelerator
+    from accelerate.utils import DistributedType
+
+    if getattr(Accelerator.no_sync, "_llava_ecg_shim", False):
+        return
+    original = Accelerator.no_sync
+
+    @functools.wraps(original)
+    def no_sync(self, model):
+        if self.distributed_type == DistributedType.DEEPSPEED:
+            return contextlib.nullcontext()
+        return original(self, model)
+
+    no_sync._llava_ecg_shim = True
+    Accelerator.no_sync = no_sync
+
+
 def install() -> None:
     """Apply every patch (idempotent). Call once per process before upstream ``train()`` or ``generate()``."""
     install_cpu_cuda_synchronize()
     install_weights_only_resume()
     install_vision_available_cache()
     install_cache_position_shim()
+    install_deepspeed_accumulation()

@@ -4,6 +4,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from llava_ecg.argtypes import non_negative_int, output_path, positive_float, positive_int
+
 
 def _add_judge_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("LLM judge (ptb-test-report, arena); defaults from LLAVA_ECG_LLM_* / OPENAI_* env")
@@ -13,20 +15,21 @@ def _add_judge_options(parser: argparse.ArgumentParser) -> None:
                        help="name of the env var holding the API key (default LLAVA_ECG_LLM_KEY, then OPENAI_API_KEY)")
     group.add_argument("--judge-auth", choices=("bearer", "api-key"), help="'api-key' for Azure OpenAI")
     group.add_argument("--api-version", help="Azure api-version query parameter, e.g. 2024-08-01-preview")
-    group.add_argument("--concurrency", type=int, help="parallel judge requests (default 8)")
+    group.add_argument("--concurrency", type=positive_int, help="parallel judge requests (default 8)")
     group.add_argument("--cache-dir", help="judge cache folder (default $LLAVA_ECG_LLM_CACHE or ~/.cache/llava_ecg/llm)")
     group.add_argument("--prompt-file", help="replace the judge instruction text (e.g. the paper's Fig A9/A10 text)")
     group.add_argument("--no-json-mode", action="store_true", help="do not send response_format=json_object")
-    group.add_argument("--timeout", type=float, help="seconds per judge request (default 120)")
+    group.add_argument("--timeout", type=positive_float, help="seconds per judge request (default 120)")
 
 
-def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("subset", metavar="SUBSET", help="ECGBench config: ptb-test, cpsc-test, mmmu-ecg, arena, ...")
+def _common(parser: argparse.ArgumentParser, subset_help: str) -> None:
+    parser.add_argument("subset", metavar="SUBSET", help=subset_help)
     parser.add_argument("predictions", metavar="PREDICTIONS",
                         help="lmms-eval *_samples_*.jsonl, the authors' JSONL {question_id, text}, or a JSON list")
     parser.add_argument("--references", "-r", required=True, metavar="REF",
                         help="ECGBench rows: .json/.jsonl/.parquet or a folder of parquet shards")
-    parser.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for 95%% CIs (0: none)")
+    parser.add_argument("--bootstrap", type=non_negative_int, default=1000,
+                        help="bootstrap resamples for 95%% CIs (0: none)")
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed")
     parser.add_argument("--model", help="label for this run in reports (default: folder of PREDICTIONS)")
     parser.add_argument("-o", "--output", help="write the full result (metrics, per-class, items) to this JSON file")
@@ -37,23 +40,24 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("score", help="score model answers on one ECGBench subset",
                               description="Score answers produced elsewhere (lmms-eval sample logs or the authors' "
                               "JSONL) against ECGBench rows. Modes: strict (default) or pulse (the paper's semantics).")
-    _common(p)
-    p.add_argument("--mode", choices=("strict", "pulse"), default="strict")
+    _common(p, "ECGBench config: ptb-test, cpsc-test, mmmu-ecg, arena, ... (report/arena need a judge)")
+    p.add_argument("--mode", choices=("strict", "pulse"), default="strict",
+                   help="strict (default: corrected parsing) or pulse (the authors' scorer semantics)")
     _add_judge_options(p)
     p.set_defaults(func=_score)
 
     j = subparsers.add_parser("judge", help="LLM-judge report/arena answers (ptb-test-report, arena)",
                               description="Judge open-ended answers with any OpenAI-compatible endpoint; per-item "
                               "results are cached, failures are counted, never scored 0.")
-    _common(j)
+    _common(j, "ptb-test-report or arena (the other subsets are scored without a judge: llava-ecg score)")
     _add_judge_options(j)
     j.set_defaults(func=_judge, mode="strict")
 
     r = subparsers.add_parser("report", help="Markdown table vs the paper + PNG plots from score files",
                               description="Collect llava-ecg score files and lmms-eval results under RESULTS_DIR.")
-    r.add_argument("results_dir", metavar="RESULTS_DIR")
-    r.add_argument("-o", "--output", help="folder for report.md and plots (default RESULTS_DIR)")
-    r.add_argument("--no-plots", action="store_true")
+    r.add_argument("results_dir", metavar="RESULTS_DIR", help="folder with score files and/or lmms-eval results")
+    r.add_argument("-o", "--output", type=output_path, help="folder for report.md and plots (default RESULTS_DIR)")
+    r.add_argument("--no-plots", action="store_true", help="write report.md only")
     r.set_defaults(func=_report)
 
 
@@ -82,30 +86,32 @@ def _run(args, *, judged_only: bool) -> int:
     import json
     from pathlib import Path
 
-    from llava_ecg.eval import EvalInputError, JudgeNotConfigured, get_subset, score
+    from llava_ecg.eval import EvalInputError, get_subset, score
     from llava_ecg.eval.predictions import align, load_predictions
     from llava_ecg.eval.references import load_references
     from llava_ecg.eval.results import score_document, write_json_atomic
+    from llava_ecg.eval.scoring import references_mismatch
     from llava_ecg.eval.subsets import ARENA, REPORT
-    from llava_ecg.llm import LLMConfigError
 
     try:
         subset = get_subset(args.subset)
-        judged = subset.kind in (REPORT, ARENA)
-        if judged_only and not judged:
-            raise EvalInputError(f"{subset.name} is scored without a judge: use `llava-ecg score`")
-        rows = load_references(args.references)
-        answers, rows = align(load_predictions(args.predictions), rows, source=str(args.predictions))
-        judge = _judge_from_args(args) if judged else None
-        try:
-            scores = score(subset.name, answers, rows, mode=args.mode, bootstrap=args.bootstrap, seed=args.seed,
-                           judge=judge)
-        finally:
-            if judge is not None:
-                judge.close()
-    except (EvalInputError, JudgeNotConfigured, LLMConfigError, ValueError, KeyError) as exc:
-        print(f"llava-ecg {'judge' if judged_only else 'score'}: error: {exc}", file=sys.stderr)
-        return 2
+    except KeyError as exc:
+        raise EvalInputError(exc.args[0]) from None
+    judged = subset.kind in (REPORT, ARENA)
+    if judged_only and not judged:
+        raise EvalInputError(f"{subset.name} is scored without a judge: use `llava-ecg score`")
+    rows = load_references(args.references)
+    mismatch = references_mismatch(subset, rows, mode=args.mode)
+    if mismatch:
+        raise EvalInputError(f"--references {args.references}: {mismatch}")
+    answers, rows = align(load_predictions(args.predictions), rows, source=str(args.predictions))
+    judge = _judge_from_args(args) if judged else None
+    try:
+        scores = score(subset.name, answers, rows, mode=args.mode, bootstrap=args.bootstrap, seed=args.seed,
+                       judge=judge)
+    finally:
+        if judge is not None:
+            judge.close()
     model = args.model or Path(args.predictions).resolve().parent.name
     if args.output:
         doc = score_document(subset.name, args.mode, scores, model=model, predictions=str(args.predictions),
@@ -136,13 +142,7 @@ def _judge(args) -> int:
 
 
 def _report(args) -> int:
-    from llava_ecg.eval import EvalInputError
     from llava_ecg.eval.report import write_report
 
-    try:
-        path = write_report(args.results_dir, args.output, plots=not args.no_plots)
-    except EvalInputError as exc:
-        print(f"llava-ecg report: error: {exc}", file=sys.stderr)
-        return 2
-    print(path)
+    print(write_report(args.results_dir, args.output, plots=not args.no_plots))
     return 0

@@ -81,6 +81,24 @@ def compact_reference(subset: Subset | str, row: Mapping) -> dict:
     return ref
 
 
+def references_mismatch(subset: Subset | str, rows: Sequence[Mapping], *, mode: str = "strict") -> str | None:
+    """Why ``rows`` cannot be references of ``subset`` (none of their answers is in its label space or option
+    letters: rows of another subset), or ``None``. Scoring them anyway gives null metrics, not an answer."""
+    subset = get_subset(subset) if isinstance(subset, str) else subset
+    if not rows:
+        return "no reference rows"
+    refs = [compact_reference(subset, row) for row in rows]
+    if subset.kind == MULTILABEL and not any(parse.gold_labels(subset, r["gold"], mode=mode) for r in refs):
+        return (f"none of the {len(refs)} reference answers names a {subset.name} label "
+                f"({', '.join(subset.label_space)}): are these rows of another subset?")
+    if subset.kind == MCQ and subset.letters and not any(
+            parse.gold_letter(r["gold"] if isinstance(r["gold"], str) else (r["gold"] or [""])[0]) in subset.letters
+            for r in refs):
+        return (f"none of the {len(refs)} reference answers is an option letter ({', '.join(subset.letters)}): "
+                "are these rows of another subset?")
+    return None
+
+
 def item_for(subset: Subset | str, prediction: Any, reference: Mapping, *, doc_id: int | None = None) -> dict:
     """A JSON-serialisable scoring item for lmms-eval ``process_results``; :func:`score_items` consumes a list
     of these. ``doc_id`` (the document index) lets the aggregation restore document order."""

@@ -18,6 +18,8 @@ from typing import Any, Callable
 
 from tqdm.auto import tqdm
 
+from llava_ecg.errors import LlavaEcgError
+
 from . import io as rio
 from .build import stable_seed
 from .facts import SOURCES, RecordFacts, record_facts
@@ -48,9 +50,26 @@ TEST_FRACTION_BY_PATIENT = 10  # sources with patient ids but no official split:
 SUBSET_SOURCES = {"ptb-test": "ptbxl", "ptb-test-report": "ptbxl", "code15-test": "code15", "cpsc-test": "cpsc",
                   "g12-test-no-cot": "g12", "csn-test-no-cot": "csn", "ecgqa-test": "ecgqa"}
 DEFAULT_LIMIT = {"ptb-test-report": 500}
+CHALLENGE_DATABASES = ("cpsc", "g12", "csn", "ptbxl")  # a PhysioNet/CinC 2020/21 folder holds these databases
 
 
-class BenchError(ValueError):
+def subsets_of_source(source: str) -> list[str]:
+    """The subsets built from ``source`` when none is named (a Challenge folder: its databases' subsets)."""
+    wanted = CHALLENGE_DATABASES[:3] if source == "challenge" else (source,)
+    return [name for name, src in SUBSET_SOURCES.items() if src in wanted]
+
+
+def check_subset_source(subset: str, source: str) -> None:
+    """Refuse a subset that cannot come from ``source`` (``ptb-test`` from CODE-15% records)."""
+    needed = SUBSET_SOURCES.get(subset)
+    if needed is None or needed == source or source == "custom":
+        return
+    if source == "challenge" and needed in CHALLENGE_DATABASES:
+        return
+    raise BenchError(f"--subset {subset} is built from {needed} records, not --source {source}")
+
+
+class BenchError(LlavaEcgError):
     """A benchmark subset cannot be built; the message says why."""
 
 
@@ -193,13 +212,14 @@ def bench_image_path(facts: RecordFacts, ext: str) -> str:
 def build_bench(subset_name: str, records, out_dir, *, seed: int = 0, limit: int | None = None,
                 render: bool = True, layout: str = "3x4", distort: str = "none", dpi: float = 200.0,
                 workers: int = 1, patient_split: bool = False, render_fn=None, progress: bool = True,
-                source: str | None = None) -> dict:
+                source: str | None = None, write_empty: bool = True) -> dict:
     """Write ``<out>/<subset>.json``, ``<out>/<subset>.manifest.jsonl`` and (``render``) ``<out>/images/...``.
 
     ``records``: ``(ref, ECG or loader)`` pairs, already restricted to the test split where the source has one.
     ``limit``: a seeded random sample of that many records (default: all; ``ptb-test-report``: 500).
     ``patient_split``: keep only test patients (1 in 10 by a stable hash) for sources without an official split.
     Unreadable records are skipped and listed in the result's ``failed`` as ``(ref, error)``.
+    ``write_empty=False``: write no files when no record gives a row.
     """
     from llava_ecg.render.spec import RenderSpec
 
@@ -264,11 +284,14 @@ def build_bench(subset_name: str, records, out_dir, *, seed: int = 0, limit: int
     if render:
         _render(pending_jobs, out, workers, render_fn)
     accepted.sort(key=lambda t: t[0])
+    if not accepted and not write_empty:
+        return {"subset": subset_name, "rows": 0, "records": 0, "read": len(records), "skipped": skipped,
+                "failed": failed, "files": {}}
     files = {"rows": out / f"{subset_name}.json", "manifest": out / f"{subset_name}.manifest.jsonl"}
     n = rio.write_json_array(files["rows"], (r for _, rows, _m in accepted for r in rows))
     rio.write_jsonl(files["manifest"], (m for _, _r, man in accepted for m in man))
-    return {"subset": subset_name, "rows": n, "records": len(accepted), "skipped": skipped, "failed": failed,
-            "files": files}
+    return {"subset": subset_name, "rows": n, "records": len(accepted), "read": len(records), "skipped": skipped,
+            "failed": failed, "files": files}
 
 
 def _bench_name(facts: RecordFacts) -> str:

@@ -63,14 +63,18 @@ def _rows_keys(path: Path) -> tuple[set[str], dict[str, str]]:
     """Record keys and key -> patient of a manifest, row file (ECGInstruct/ECGBench JSON/JSONL) or a plain
     list of record references (one per line)."""
     keys, patients = set(), {}
-    with open(path, encoding="utf-8-sig", errors="replace") as fh:
-        text_head = fh.read(4096).lstrip()[:1]
+    text_head = rio.check_text(path).lstrip()[:1]
     if text_head not in ("[", "{"):
         for line in path.read_text(encoding="utf-8-sig").splitlines():
             if line.strip():
                 keys.add(record_key(line.strip()))
+        if not keys:
+            raise rio.RowFileError(path, "no records (an empty file)")
         return keys, patients
-    for row in rio.iter_rows(path):
+    for i, row in enumerate(rio.iter_rows(path)):
+        if not isinstance(row, dict) or not any(row.get(k) for k in ("record", "image", "image_path", "id")):
+            raise rio.RowFileError(path, f"row {i} has no 'record', 'image' or 'id': not a manifest, ECGBench or "
+                                         "ECGInstruct file")
         if "record" in row:  # our manifests
             key = record_key(row["record"], row.get("source"))
             if row.get("patient"):
@@ -79,6 +83,8 @@ def _rows_keys(path: Path) -> tuple[set[str], dict[str, str]]:
             ref = row.get("image") or row.get("image_path") or row.get("id", "")
             key = record_key(ref, _source_of_row(row))
         keys.add(key)
+    if not keys:
+        raise rio.RowFileError(path, "no records (an empty file or an empty JSON array)")
     return keys, patients
 
 

@@ -61,6 +61,9 @@ class RecordFacts:
     patient: str | None = None
     superclasses: list[str] = field(default_factory=list)
     allow_non_english_report: bool = False  # set when an LLM pass will translate reports
+    # False where the label set is partial (CODE-15%: 6 classes; hospital exports): absence of a morphology
+    # label then says nothing, so no "no abnormality" answer is built
+    labels_complete: bool = True
 
     @property
     def name(self) -> str:
@@ -263,7 +266,8 @@ def record_facts(record: str, ecg, source: str | None = None, *, estimate: bool 
     key = canonical_source(source or meta.get("source"))
     if key == "challenge":
         key = CHALLENGE_DATABASES.get(str(meta.get("database")), "challenge")
-    facts = RecordFacts(record=str(record), source=key, space=L.GENERIC_SPACE)
+    facts = RecordFacts(record=str(record), source=key, space=L.GENERIC_SPACE,
+                        labels_complete=key not in ("code15", "custom"))
     EXTRACTORS[key](meta, facts)
     facts.patient = _first_str(meta, "patient_id", "subject_id", "patient")
     if not facts.measurements:

@@ -12,12 +12,13 @@ import os
 from typing import Any, Iterable, Iterator
 
 from llava_ecg.atomic import atomic_open as _atomic_open
+from llava_ecg.errors import LlavaEcgError
 
 
 _DELIMITERS = frozenset(" \t\r\n,]")
 
 
-class RowFileError(ValueError):
+class RowFileError(LlavaEcgError):
     """A row file cannot be read. The message names the file and the position of the defect."""
 
     def __init__(self, path, problem: str):
@@ -56,9 +57,25 @@ def write_json_array(path, rows: Iterable[dict]) -> int:
     return n
 
 
+def check_text(path) -> str:
+    """The first characters of ``path``; a binary or non-UTF-8 file (an image given by mistake) is a
+    :class:`RowFileError` naming it, not a decode error from deep inside a parser."""
+    with open(path, "rb") as fh:
+        head = fh.read(4096)
+    if b"\x00" in head:
+        raise RowFileError(path, "a binary file, not JSON/JSONL text")
+    try:
+        return head.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        if exc.start < len(head) - 3:  # not just a multi-byte character cut by the 4 KiB read
+            raise RowFileError(path, f"not UTF-8 text (byte {exc.start}): a binary file?") from None
+        return head[:exc.start].decode("utf-8-sig")
+
+
 def iter_jsonl(path) -> Iterator[dict]:
+    check_text(path)
     with open(path, encoding="utf-8-sig") as fh:
-        for lineno, line in enumerate(fh, 1):
+        for lineno, line in _numbered_lines(path, fh):
             if not line.strip():
                 continue
             try:
@@ -124,10 +141,18 @@ def iter_json_array(path, chunk_size: int = 1 << 20) -> Iterator[Any]:
                 buf, pos = buf[pos:], 0
 
 
+def _numbered_lines(path, fh):
+    lineno = 0
+    try:
+        for lineno, line in enumerate(fh, 1):
+            yield lineno, line
+    except UnicodeDecodeError:
+        raise RowFileError(path, f"line {lineno + 1}: not UTF-8 text") from None
+
+
 def iter_rows(path) -> Iterator[dict]:
     """Rows of a ``.json`` array or ``.jsonl`` file (decided by the first non-blank character)."""
-    with open(path, encoding="utf-8-sig") as fh:
-        head = fh.read(4096).lstrip()
+    head = check_text(path).lstrip()
     if head.startswith("["):
         return iter_json_array(path)
     return iter_jsonl(path)

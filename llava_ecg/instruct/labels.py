@@ -141,10 +141,12 @@ PTBXL_SPACE = LabelSpace("ptbxl", [
 PTBXL_SCP_CLASS = {code: cls for code, _d, _k, cls, _s in PTBXL_SCP if cls}
 
 # --- CODE-15% (exams.csv columns) ------------------------------------------------------------------------------
+# Conduction classes count as morphology (block patterns are read from the PR/QRS shape), as PULSE's Table A1
+# has CODE-15% morphology rows; docs/instruct.md gives the mapping.
 CODE15_SPACE = LabelSpace("code15", [
-    Label("1dAVb", "1st degree AV block", "rhythm"),
-    Label("RBBB", "right bundle branch block", "rhythm"),
-    Label("LBBB", "left bundle branch block", "rhythm"),
+    Label("1dAVb", "1st degree AV block", "morphology"),
+    Label("RBBB", "right bundle branch block", "morphology"),
+    Label("LBBB", "left bundle branch block", "morphology"),
     Label("SB", "sinus bradycardia", "rhythm"),
     Label("ST", "sinus tachycardia", "rhythm"),
     Label("AF", "atrial fibrillation", "rhythm"),

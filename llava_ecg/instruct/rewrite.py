@@ -14,13 +14,17 @@ rewrite can never change an answer's meaning unchecked:
 
 Every failure is explicit: a row whose rewrite fails keeps its templated text, a row whose score cannot be
 parsed is kept or dropped per ``on_score_error``, and the manifest row records what happened under ``"llm"``.
+The one exception is a report that is not in English: if its translation fails (or comes back not in English) the
+row is dropped, never kept in German, and counted (``pop_stats()["dropped_untranslated"]``, in the build's
+``llm_summary``).
 """
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 
-from .tasks import IMAGE_TOKEN
+from .tasks import IMAGE_TOKEN, is_probably_english
 
 REWRITE_PROMPT = """You rewrite one question-answer pair about an ECG image for a training set.
 Keep every medical fact, number, option and label exactly; do not add findings. Vary the wording naturally.
@@ -63,6 +67,7 @@ class LLMRefiner:
     threshold: float = 3.0
     on_score_error: str = "keep"  # keep | drop
     progress: bool = False
+    stats: Counter = field(default_factory=Counter)
 
     @classmethod
     def from_url(cls, base_url: str, model: str, *, cache_dir=None, concurrency: int = 8, **kwargs) -> "LLMRefiner":
@@ -79,12 +84,24 @@ class LLMRefiner:
                 "rewrite": self.rewrite, "score": self.score, "threshold": self.threshold,
                 "on_score_error": self.on_score_error}
 
+    def pop_stats(self) -> dict:
+        """Counts since the last call (the build stores them per chunk)."""
+        stats, self.stats = dict(self.stats), Counter()
+        return stats
+
     # ---------------------------------------------------------------------------------------------------------
     def refine(self, rows: list[dict], manifest: list[dict]) -> tuple[list[dict], list[dict]]:
         for m in manifest:
             m["llm"] = {}
         if self.rewrite:
             self._rewrite(rows, manifest)
+        # the build let non-English reports through for this pass to translate: what is still not English goes
+        drop = {i for i, (r, m) in enumerate(zip(rows, manifest))
+                if m["family"] == "report" and m["format"] == "open" and not is_probably_english(_answer(r))}
+        if drop:
+            self.stats["dropped_untranslated"] += len(drop)
+            rows = [r for i, r in enumerate(rows) if i not in drop]
+            manifest = [m for i, m in enumerate(manifest) if i not in drop]
         if not self.score:
             return rows, manifest
         prompts = [SCORE_PROMPT.format(facts=_facts_text(m), question=_question(r), answer=_answer(r))
@@ -100,6 +117,7 @@ class LLMRefiner:
                 if self.on_score_error == "drop":
                     continue
             elif score < self.threshold:
+                self.stats["dropped_low_score"] += 1
                 continue
             kept_rows.append(row)
             kept_manifest.append(m)
@@ -123,6 +141,9 @@ class LLMRefiner:
                 m["llm"]["rewrite_error"] = res.error or "empty reply"
                 continue
             if kind == "report":
+                if not is_probably_english(res.text):
+                    m["llm"]["rewrite_error"] = "the revised report is not in English"
+                    continue
                 row["conversations"][1]["value"] = res.text.strip()
                 m["llm"]["rewritten"] = "answer"
                 continue

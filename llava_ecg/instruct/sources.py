@@ -13,12 +13,14 @@ import os
 from pathlib import Path
 from typing import Callable, Iterator
 
+from llava_ecg.errors import LlavaEcgError
+
 from .facts import canonical_source
 
 Loader = Callable[[], object]
 
 
-class SourceError(ValueError):
+class SourceError(LlavaEcgError):
     """A dataset root cannot be listed; the message names the folder and what is missing."""
 
 
@@ -70,21 +72,32 @@ def iter_source(source: str, root, *, split: str | None = None, limit: int | Non
 
 
 def _list_ptbxl(root: Path, split: str | None) -> list[str]:
+    """Records of ``ptbxl_database.csv`` (500 Hz ``filename_hr`` where present, else the 100 Hz ``filename_lr``:
+    a copy holding only ``records100/`` is used as it is); without the CSV, every record file under the root."""
     db = root / "ptbxl_database.csv"
     if not db.is_file():
         if split:
-            raise SourceError(f"{db}: needed to select the {split!r} split (strat_fold)")
-        return _list_wfdb(root, None, pattern="records500/**/*.hea") or _list_wfdb(root, None)
+            raise SourceError(f"{db}: needed to select the {split!r} split (strat_fold); put PTB-XL's "
+                              "ptbxl_database.csv in the root or pass --split all")
+        return (_list_wfdb(root, None, pattern="records500/**/*.hea") or _list_wfdb(root, None, pattern="records100/**/*.hea")
+                or _list_wfdb(root, None))
     from llava_ecg.signals.ptbxl import split_of_fold
 
-    refs = []
+    refs, listed = [], 0
     with open(db, newline="", encoding="utf-8") as fh:
         for row in csv.DictReader(fh):
             if split and split_of_fold(row.get("strat_fold")) != split:
                 continue
-            rel = row.get("filename_hr") or f"records500/{int(row['ecg_id']) // 1000 * 1000:05d}/{int(row['ecg_id']):05d}_hr"
-            if (root / f"{rel}.hea").is_file():
+            listed += 1
+            ecg_id = int(float(row["ecg_id"]))
+            candidates = (row.get("filename_hr") or f"records500/{ecg_id // 1000 * 1000:05d}/{ecg_id:05d}_hr",
+                          row.get("filename_lr") or f"records100/{ecg_id // 1000 * 1000:05d}/{ecg_id:05d}_lr")
+            rel = next((c for c in candidates if (root / f"{c}.hea").is_file()), None)
+            if rel:
                 refs.append(rel)
+    if listed and not refs:
+        raise SourceError(f"{root}: ptbxl_database.csv lists {listed} {split or ''} records but neither their "
+                          "records500/ (filename_hr) nor their records100/ (filename_lr) files are under this root")
     return refs
 
 

@@ -11,6 +11,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from .clinical import blocked, display_name, related, sentence
 from .facts import RecordFacts
 from .labels import Label
 from .measure import IRREGULAR_RR_CV
@@ -52,6 +53,45 @@ def task(family: str, fmt: str):
         TASKS[(family, fmt)] = fn
         return fn
     return wrap
+
+
+# Source-specific variants of a cell (the in-domain ECGBench counterparts, :mod:`.indomain`): (share, fn) lists.
+SOURCE_TASKS: dict[tuple[str, str, str], list[tuple[float, TaskFn]]] = {}
+
+
+def source_task(source: str, family: str, fmt: str, *, share: float):
+    """Register ``fn`` to answer ``share`` of the ``(family, fmt)`` items of ``source``'s records; the generic
+    task answers the rest and stands in whenever the variant has nothing to ask."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}")
+
+    def wrap(fn: TaskFn) -> TaskFn:
+        variants = SOURCE_TASKS.setdefault((source, family, fmt), [])
+        if sum(s for s, _ in variants) + share > 1 + 1e-9:
+            raise ValueError(f"source tasks of {(source, family, fmt)} share more than 1")
+        variants.append((share, fn))
+        return fn
+    return wrap
+
+
+def run_task(key: tuple[str, str], facts: RecordFacts, rng: random.Random) -> "Item | None":
+    """One item of cell ``key`` for ``facts``: a source variant by its share, else (or if it has nothing to ask)
+    the generic task."""
+    u, acc = rng.random(), 0.0
+    for share, fn in SOURCE_TASKS.get((facts.source, *key), ()):
+        acc += share
+        if u < acc:
+            item = fn(facts, rng)
+            if item is not None:
+                return item
+            break
+    generic = TASKS.get(key)
+    return generic(facts, rng) if generic else None
+
+
+def cells() -> set[tuple[str, str]]:
+    """Every (family, format) some task can fill."""
+    return set(TASKS) | {(f, t) for _s, f, t in SOURCE_TASKS}
 
 
 def pick(rng: random.Random, key: str, variants: list[str]) -> tuple[str, str]:
@@ -231,28 +271,85 @@ def feature_mcq(facts, rng):
 # rhythm and morphology families: the same question shapes over the record's labels of that family
 # ----------------------------------------------------------------------------------------------------------------
 FAMILY_WORDS = {"rhythm": "rhythm or conduction", "morphology": "morphological or diagnostic"}
-# Groups where codes overlap (MI localisations, ST/T subtypes, hypertrophy forms): a sibling of a present code
-# is never used as a negative, since "No" could be wrong for an overlapping localisation.
+# PTB-XL diagnostic groups whose codes overlap (MI localisations, ST/T subtypes, hypertrophy forms): a sibling of
+# a present code is never a negative. Finer relations (synonyms, implications) live in .clinical.
 OVERLAPPING_GROUPS = {"MI", "STTC", "HYP"}
-# A code is never a negative when the record has one of these (sinus bradycardia *is* a sinus rhythm).
-NOT_NEGATIVE_WHEN = {"SR": {"SB", "SBRAD", "STACH", "ST", "SARRH"}, "NORM": set()}
+NO_MORPHOLOGY = "no morphological abnormality"
+
+
+def name_of(facts: RecordFacts, label: Label) -> str:
+    """The clinical display name (mid-sentence form) of one of the record's space labels."""
+    return display_name(facts.space.name, label.code, label.name)
 
 
 def negatives(facts: RecordFacts, family: str) -> list[Label]:
-    present = set(facts.label_codes())
+    """Labels of ``family`` that are certainly absent: not present, not a synonym, parent, child or overlapping
+    sibling of a present label (see :func:`.clinical.blocked`)."""
+    block = blocked(facts.space.name, facts.label_codes())
     groups = {label.group for label in facts.labels if label.group in OVERLAPPING_GROUPS}
-    out = []
-    for label in facts.space.family(family):
-        if label.code in present or label.group in groups:
-            continue
-        if NOT_NEGATIVE_WHEN.get(label.code, set()) & present:
-            continue
-        out.append(label)
+    return [label for label in facts.space.family(family) if label.code not in block and label.group not in groups]
+
+
+def distinct_distractors(facts: RecordFacts, candidates: list[Label], n: int, rng: random.Random,
+                         chosen: list[Label]) -> list[Label]:
+    """Up to ``n`` of ``candidates``, none related (synonym/implication/overlap) to each other or to ``chosen``."""
+    pool = list(candidates)
+    rng.shuffle(pool)
+    out: list[Label] = []
+    for label in pool:
+        if len(out) == n:
+            break
+        if not any(related(facts.space.name, label.code, other.code) for other in (*chosen, *out)):
+            out.append(label)
     return out
 
 
-def _lower_first(name: str) -> str:
-    return name[:1].lower() + name[1:] if name[:2] != name[:2].upper() else name
+def findings_sentence(facts: RecordFacts, labels: list[Label]) -> str:
+    """"The ECG shows A and B." (a normal-ECG statement reads "This is a normal ECG with A.")."""
+    names = [name_of(facts, label) for label in labels if label.code != "NORM"]
+    if len(names) < len(labels):
+        return "This is a normal ECG" + (f" with {join_names(names)}." if names else ".")
+    return f"The ECG shows {join_names(names)}."
+
+
+RATE_PATTERNS = ("regular rhythm at a normal rate", "regular bradycardia (below 60 bpm)",
+                 "regular tachycardia (above 100 bpm)", "irregular rhythm")
+
+
+def _rate_pattern(facts: RecordFacts) -> int | None:
+    """Index in ``RATE_PATTERNS`` from the measured rate and R-R variability (records without rhythm labels)."""
+    hr, cv = facts.measurements.get("hr"), facts.measurements.get("rr_cv")
+    if hr is None or cv is None:
+        return None
+    if cv > IRREGULAR_RR_CV:
+        return 3
+    return 1 if hr < 60 else 2 if hr > 100 else 0
+
+
+def _unlabelled_rhythm(facts: RecordFacts, fmt: str, rng: random.Random) -> "Item | None":
+    """Rhythm open/fill/MCQ items from the measured rate and regularity, for a record with no rhythm label."""
+    k = _rate_pattern(facts)
+    if k is None:
+        return None
+    hr = int(round(facts.measurements["hr"]))
+    regular = "irregular" if k == 3 else "regular"
+    if fmt == "fill":
+        tid, q = pick(rng, "rhythm.fill.regularity", [
+            "Fill in the blank with \"regular\" or \"irregular\": \"The ventricular rhythm on this ECG is ___.\"",
+            "Complete the sentence with one word: \"The R-R intervals show a ___ rhythm.\""])
+        return Item("rhythm", "fill", [(q, regular)], tid, ["rr_cv"], {"accepted": [regular]})
+    if fmt == "open":
+        tid, q = pick(rng, "rhythm.open.regularity", [
+            "Describe the rhythm on this ECG.", "Is the rhythm regular, and what is the ventricular rate?"])
+        why = "the R-R intervals vary markedly" if k == 3 else "the R-R intervals are nearly constant"
+        return Item("rhythm", "open", [(q, f"The rhythm is {regular} ({why}) at about {hr} bpm.")], tid,
+                    ["rr_cv", "hr"], {"pattern": RATE_PATTERNS[k]})
+    texts = [sentence(t) for t in RATE_PATTERNS]
+    tid, q = pick(rng, "rhythm.mcq.regularity", [
+        "Which option best describes the rate and regularity of the rhythm?",
+        "How would you characterise the ventricular rhythm on this ECG?"])
+    return Item("rhythm", "mcq", [(f"{q}\n{mcq_block(texts)}", mcq_answer(LETTERS[k], texts[k]))], tid,
+                ["rr_cv", "hr"], {"letter": LETTERS[k], "code": "", "options": ["", "", "", ""]})
 
 
 def _label_close(family: str):
@@ -265,12 +362,12 @@ def _label_close(family: str):
         if not ask_positive and not negs:
             return None
         label = rng.choice(positives) if ask_positive else rng.choice(negs)
+        name = name_of(facts, label)
         tid, q = pick(rng, f"{family}.close.verify", [
             "Does this ECG show {name}?", "Is there evidence of {name} on this ECG?",
             "Can {name} be identified in this tracing?", "Based on the image, is {name} present?"])
-        q = q.format(name=_lower_first(label.name)) + _yes_no_suffix(rng)
-        answer = f"Yes, the ECG shows {_lower_first(label.name)}." if ask_positive else \
-            f"No, there is no {_lower_first(label.name)}."
+        q = q.format(name=name) + _yes_no_suffix(rng)
+        answer = f"Yes, the ECG shows {name}." if ask_positive else f"No, there is no evidence of {name}."
         return Item(family, "close", [(q, answer)], tid, [label.code], {"yes": bool(ask_positive)})
     return fn
 
@@ -284,7 +381,8 @@ def _select_all(facts: RecordFacts, family: str, rng: random.Random) -> Item:
         "Which of the following {word} findings are present on this ECG? {opts}. "
         "List the abbreviations separated by semicolons, or answer none.",
         "Select every applicable label for this ECG from: {opts}. Separate your picks with semicolons."])
-    q = q.format(opts=", ".join(label.display() for label in options), word=FAMILY_WORDS[family])
+    opts = ", ".join(f"{label.code}({name_of(facts, label)})" for label in options)
+    q = q.format(opts=opts, word=FAMILY_WORDS[family])
     answer = "; ".join(present) if present else "none"
     return Item(family, "close", [(q, answer)], tid, [label.code for label in options], {"codes": present})
 
@@ -292,9 +390,10 @@ def _select_all(facts: RecordFacts, family: str, rng: random.Random) -> Item:
 def _label_open(family: str):
     def fn(facts, rng):
         positives = facts.family_labels(family)
-        if not positives:
+        if not positives and family == "rhythm":
+            return _unlabelled_rhythm(facts, "open", rng)
+        if not positives and not (family == "morphology" and facts.labels_complete):
             return None
-        names = [_lower_first(label.name) for label in positives]
         tid, q = pick(rng, f"{family}.open", {
             "rhythm": ["Describe the rhythm and conduction on this ECG.", "What rhythm does this ECG show?",
                        "Analyse the cardiac rhythm in this image, including any conduction abnormality.",
@@ -303,7 +402,7 @@ def _label_open(family: str):
                            "Describe the waveform morphology and the main diagnosis.",
                            "Identify any pathology visible on this ECG.",
                            "What is the diagnostic interpretation of this tracing?"]}[family])
-        answer = f"The ECG shows {join_names(names)}."
+        answer = findings_sentence(facts, positives) if positives else f"There is {NO_MORPHOLOGY}."
         return Item(family, "open", [(q, answer)], tid, [label.code for label in positives],
                     {"codes": [label.code for label in positives]})
     return fn
@@ -312,15 +411,22 @@ def _label_open(family: str):
 def _label_fill(family: str):
     def fn(facts, rng):
         positives = facts.family_labels(family)
-        if not positives:
-            return None
-        label = rng.choice(positives)
         word = FAMILY_WORDS[family]
+        if not positives and family == "rhythm":
+            return _unlabelled_rhythm(facts, "fill", rng)
+        if not positives:
+            if not (family == "morphology" and facts.labels_complete):
+                return None
+            tid, q = pick(rng, "morphology.fill.normal", [
+                "Fill in the blank with \"normal\" or \"abnormal\": \"The waveform morphology of this ECG is ___.\"",
+                "Complete the sentence with one word: \"The P-QRS-T morphology on this tracing is ___.\""])
+            return Item(family, "fill", [(q, "normal")], tid, [], {"accepted": []})
+        label = rng.choice(positives)
         tid, q = pick(rng, f"{family}.fill", [
             "Fill in the blank with one {word} finding: \"This ECG shows ___.\"",
             "Complete the sentence: \"A {word} finding on this tracing is ___.\"",
             "This ECG demonstrates ___ (one {word} finding). Fill in the blank."])
-        return Item(family, "fill", [(q.format(word=word), _lower_first(label.name))], tid, [label.code],
+        return Item(family, "fill", [(q.format(word=word), name_of(facts, label))], tid, [label.code],
                     {"accepted": [label.code for label in positives]})
     return fn
 
@@ -328,30 +434,33 @@ def _label_fill(family: str):
 def _label_mcq(family: str):
     def fn(facts, rng):
         positives, negs = facts.family_labels(family), negatives(facts, family)
-        if not positives or len(negs) < 2:
+        if not positives and family == "rhythm":
+            return _unlabelled_rhythm(facts, "mcq", rng)
+        none_correct = not positives and family == "morphology" and facts.labels_complete
+        if (not positives and not none_correct) or len(negs) < 2:
             return None
-        correct = rng.choice(positives)
+        correct = rng.choice(positives) if positives else None
         n_distractors = 7 if len(negs) >= 7 and rng.random() < 0.25 else 3  # A-H for large label spaces
-        options = [correct, *rng.sample(negs, min(n_distractors, len(negs)))]
+        distractors = distinct_distractors(facts, negs, n_distractors, rng, [correct] if correct else [])
+        if len(distractors) < 2:
+            return None
+        options = [correct, *distractors]
         rng.shuffle(options)
         i = options.index(correct)
-        texts = [_upper_first(label.name) for label in options]
+        texts = [sentence(name_of(facts, label)) if label else sentence(NO_MORPHOLOGY) for label in options]
         tid, q = pick(rng, f"{family}.mcq", {
             "rhythm": ["Which of the following rhythm or conduction findings is present on this ECG?",
                        "What is the most accurate rhythm finding for this ECG?",
                        "Which finding regarding rhythm and conduction does this tracing show?"],
-            "morphology": ["Which of the following findings is present on this ECG?",
+            "morphology": ["Which of the following best describes the morphology of this ECG?",
                            "Which diagnosis is supported by this ECG?",
-                           "Select the morphological finding shown in this tracing."]}[family])
+                           "Select the option that matches the waveform morphology of this tracing."]}[family])
         lead = rng.choice(["", "Time for a multiple-choice question. ", "Choose one option. "])
+        codes = [label.code if label else "" for label in options]
         return Item(family, "mcq", [(f"{lead}{q}\n{mcq_block(texts)}", mcq_answer(LETTERS[i], texts[i]))], tid,
-                    [label.code for label in options], {"letter": LETTERS[i], "code": correct.code,
-                                                        "options": [label.code for label in options]})
+                    [c for c in codes if c], {"letter": LETTERS[i], "code": correct.code if correct else "",
+                                              "options": codes})
     return fn
-
-
-def _upper_first(name: str) -> str:
-    return name[:1].upper() + name[1:]
 
 
 for _family in ("rhythm", "morphology"):
@@ -380,8 +489,8 @@ def clean_report(text: str) -> str:
 
 def templated_report(facts: RecordFacts) -> str | None:
     """A short structured report from labels and measurements (sources without free-text reports)."""
-    rhythm = [_lower_first(label.name) for label in facts.family_labels("rhythm")]
-    morph = [_lower_first(label.name) for label in facts.family_labels("morphology")]
+    rhythm = [name_of(facts, label) for label in facts.family_labels("rhythm")]
+    morph = [name_of(facts, label) for label in facts.family_labels("morphology")]
     parts = []
     if rhythm:
         parts.append(f"Rhythm: {join_names(rhythm)}.")
@@ -395,19 +504,25 @@ def templated_report(facts: RecordFacts) -> str | None:
     return " ".join(parts) if (rhythm or morph) else None
 
 
+REPORT_PROMPTS = [
+    "Write a diagnostic report for this ECG image.",  # the ptb-test-report prompt
+    "Write a clinical report for this ECG.", "Review the ECG image and produce a concise diagnostic report.",
+    "Interpret this 12-lead ECG as a cardiologist would in a written report.",
+    "Provide a report describing the rhythm, intervals, axis and any abnormalities on this ECG."]
+
+
 @task("report", "open")
 def report_open(facts, rng):
+    """The record's own report when it is English (or will be translated), else a report templated from the labels
+    and measurements: an untranslated PTB-XL report never becomes a target."""
     text, kind = None, "free"
     if facts.report and (facts.allow_non_english_report or is_probably_english(facts.report)):
         text = clean_report(facts.report)
-    elif not facts.report:
+    else:
         text, kind = templated_report(facts), "templated"
     if not text:
         return None
-    tid, q = pick(rng, f"report.open.{kind}", [
-        "Write a clinical report for this ECG.", "Review the ECG image and produce a concise diagnostic report.",
-        "Interpret this 12-lead ECG as a cardiologist would in a written report.",
-        "Provide a report describing the rhythm, intervals, axis and any abnormalities on this ECG."])
+    tid, q = pick(rng, f"report.open.{kind}", REPORT_PROMPTS)
     return Item("report", "open", [(q, text)], tid, [], {"report_kind": kind})
 
 
@@ -423,7 +538,7 @@ def multi_turn(facts, rng):
                              ("morphology", "Are there any morphological or diagnostic findings?")):
         labels = facts.family_labels(family)
         if labels:
-            turns.append((question, f"The ECG shows {join_names([_lower_first(x.name) for x in labels])}."))
+            turns.append((question, findings_sentence(facts, labels)))
             asked += [x.code for x in labels]
     summary = templated_report(facts)
     if summary and len(turns) >= 2:
@@ -432,3 +547,6 @@ def multi_turn(facts, rng):
         return None
     n = rng.randint(2, min(4, len(turns)))
     return Item("report", "multi", turns[:n], "report.multi.features-to-diagnosis#0", asked, {"turns": n})
+
+
+from . import indomain  # noqa: E402,F401  (registers the in-domain source variants)

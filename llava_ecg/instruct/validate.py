@@ -71,6 +71,7 @@ class ValidationReport:
     examples: list[str] = field(default_factory=list)
     missing_images: int = 0
     duplicate_ids: int = 0
+    on_the_fly_rows: int = 0  # rows with a render spec: drawn at training time, no image file
     counts: Counter = field(default_factory=Counter)  # (source, subtask, type) -> rows
     turns: Counter = field(default_factory=Counter)
 
@@ -120,7 +121,9 @@ def validate_rows(path, *, image_root=None, max_examples: int = 20, progress: bo
                     if digest in seen:
                         report.duplicate_ids += 1
                     seen.add(digest)
-                if root is not None and isinstance(row.get("image"), str) and row.get("render") is None:
+                if row.get("render") is not None:
+                    report.on_the_fly_rows += 1
+                elif root is not None and isinstance(row.get("image"), str):
                     if not (root / row["image"]).is_file():
                         report.missing_images += 1
                         if len(report.examples) < max_examples:

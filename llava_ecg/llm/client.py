@@ -24,13 +24,15 @@ from typing import Any
 
 import httpx
 
+from llava_ecg.errors import LlavaEcgError
 from llava_ecg.llm.cache import ResponseCache, request_key
 
+CONNECT_BACKOFF_MAX_S = 1.0
 RETRY_STATUSES = frozenset({408, 409, 425, 429, 500, 502, 503, 504, 520, 522, 524, 529})
 ENV_PREFIX = "LLAVA_ECG_LLM_"
 
 
-class LLMConfigError(ValueError):
+class LLMConfigError(LlavaEcgError):
     """The endpoint is not configured (no base URL or model) or an option is invalid."""
 
 
@@ -49,6 +51,7 @@ class LLMConfig:
     json_mode: bool = False  # response_format={"type": "json_object"}
     timeout_s: float = 120.0
     max_retries: int = 6
+    connect_retries: int = 2  # refused / unresolvable host: nothing is listening, so fail within seconds
     backoff_s: float = 1.0
     backoff_max_s: float = 60.0
     concurrency: int = 8
@@ -68,6 +71,10 @@ class LLMConfig:
             raise LLMConfigError(f"auth must be 'bearer' or 'api-key', not {self.auth!r}")
         if self.concurrency < 1:
             raise LLMConfigError("concurrency must be >= 1")
+        if self.max_retries < 0 or self.connect_retries < 0:
+            raise LLMConfigError("max_retries and connect_retries must be >= 0")
+        if not self.timeout_s > 0:
+            raise LLMConfigError(f"timeout_s must be > 0, not {self.timeout_s!r}")
 
     @classmethod
     def from_env(cls, **overrides: Any) -> LLMConfig:
@@ -180,53 +187,70 @@ class ChatClient:
         return result
 
     def complete_many(self, requests: Sequence[Sequence[dict] | str], *, desc: str = "LLM",
-                      progress: bool = True) -> list[ChatResult]:
-        """Complete every request with at most ``concurrency`` in flight; results in input order.
+                      progress: bool = True, params: Sequence[dict] | None = None) -> list[ChatResult]:
+        """Complete every request with at most ``concurrency`` in flight; results in input order. ``params``: per
+        request extra body fields (e.g. ``{"seed": 7}``), as ``complete(messages, **params[i])``.
 
-        If the first request to finish has exhausted its retries on connection errors or timeouts before any request
-        succeeded, the endpoint is taken as unreachable (a wrong URL or port, a server that is down): requests not yet
-        started are not sent and come back failed with that reason. Otherwise a dead endpoint would cost every item
-        its full backoff, ~1 minute each."""
+        If a request fails on connection errors or timeouts before any request has succeeded, the endpoint is taken
+        as unreachable (a wrong URL or port, a server that is down): the requests in flight finish, no further one is
+        started, and those not sent come back failed with that reason. The workers check a shared event before each
+        item and the failing worker sets it before it takes another item, so at most ``concurrency`` items are ever
+        sent to a dead endpoint, whatever the thread timing. Otherwise every item would pay its full backoff."""
         from tqdm.auto import tqdm
 
         results: list[ChatResult | None] = [None] * len(requests)
-        unreachable: str | None = None
-        succeeded = False
+        stop = threading.Event()
+        state = {"succeeded": False, "reason": None}
+        lock = threading.Lock()
+
+        def run(i: int, request) -> None:
+            if stop.is_set():
+                return
+            result = results[i] = self.complete(request, **(params[i] if params else {}))
+            with lock:
+                state["succeeded"] = state["succeeded"] or result.ok
+                if not state["succeeded"] and state["reason"] is None and _unreachable(result):
+                    state["reason"] = result.error
+                    stop.set()
+
         with ThreadPoolExecutor(max_workers=self.config.concurrency) as pool, \
                 tqdm(total=len(requests), desc=desc, disable=not progress) as bar:
-            futures = {pool.submit(self.complete, r): i for i, r in enumerate(requests)}
+            futures = [pool.submit(run, i, r) for i, r in enumerate(requests)]
             for future in as_completed(futures):
+                future.result()  # a bug in ``complete`` surfaces here instead of vanishing with its thread
                 bar.update(1)
-                if future.cancelled():
-                    continue
-                result = results[futures[future]] = future.result()
-                succeeded = succeeded or result.ok
-                if not succeeded and unreachable is None and _unreachable(result):
-                    unreachable = result.error
-                    for pending in futures:
-                        pending.cancel()  # only those not started yet; the ones in flight finish normally
         for i, request in enumerate(requests):
             if results[i] is None:
                 messages = [{"role": "user", "content": request}] if isinstance(request, str) else request
-                key = request_key(self.config.model, {k: v for k, v in self._body(messages, {}).items()
+                key = request_key(self.config.model, {k: v for k, v in self._body(
+                    messages, params[i] if params else {}).items()
                                                       if k != "model"})
                 results[i] = ChatResult(False, None, self.config.model, key,
-                                        error=f"not sent: the endpoint looks unreachable ({unreachable})")
+                                        error=f"not sent: the endpoint looks unreachable ({state['reason']})")
         return results  # type: ignore[return-value]
 
     def _request_with_retries(self, body: dict, key: str) -> ChatResult:
+        """Timeouts, 5xx/429 and malformed 200s are retried ``max_retries`` times with exponential backoff; a refused
+        connection (or an unknown host) only ``connect_retries`` times with at most ``CONNECT_BACKOFF_MAX_S`` between:
+        a mistyped port must not cost a minute of backoff per item."""
         params = {"api-version": self.config.api_version} if self.config.api_version else None
         last_error, status, raw = "no attempt made", None, None
-        attempts = 0
+        attempts = connect_failures = 0
         for attempt in range(1, self.config.max_retries + 2):
             attempts = attempt
-            retry_after = None
+            retry_after, max_delay = None, None
             try:
                 with self._limit:
                     response = self._http.post(self._url(), json=body, headers=self._headers(), params=params)
             except httpx.TimeoutException as exc:
                 last_error, status, raw = f"timeout after {self.config.timeout_s:g}s ({type(exc).__name__})", None, None
-            except httpx.TransportError as exc:
+            except httpx.ConnectError as exc:
+                last_error, status, raw = f"connection error: cannot connect to {self._url()} ({exc})", None, None
+                connect_failures += 1
+                if connect_failures > self.config.connect_retries:
+                    break
+                max_delay = CONNECT_BACKOFF_MAX_S
+            except httpx.TransportError as exc:  # e.g. a connection reset mid-response: transient, full retries
                 last_error, status, raw = f"connection error: {exc}", None, None
             else:
                 status = response.status_code
@@ -246,7 +270,8 @@ class ChatClient:
                     return ChatResult(False, None, self.config.model, key, attempts=attempt, status=status,
                                       error=f"HTTP {status}: {_short(raw)}", raw=raw)
             if attempt <= self.config.max_retries:
-                self._sleep(self._delay(attempt, retry_after))
+                delay = self._delay(attempt, retry_after)
+                self._sleep(delay if max_delay is None else min(delay, max_delay))
         return ChatResult(False, None, self.config.model, key, attempts=attempts, status=status,
                           error=f"gave up after {attempts} attempts: {last_error}", raw=raw)
 

@@ -3,27 +3,19 @@ from __future__ import annotations
 
 import argparse
 
+from llava_ecg.argtypes import output_path, positive_float, positive_int
+
 
 def _run(args) -> int:
     import os
 
     os.environ.setdefault("OMP_NUM_THREADS", str(os.cpu_count() or 1))
-    import sys
-
     from llava_ecg.quickstart import QuickstartConfig, run_quickstart
 
-    try:
-        cfg = QuickstartConfig(out_dir=args.output, seed=args.seed, train_per_class=args.train_per_class,
-                               test_per_class=args.test_per_class, epochs=args.epochs, max_steps=args.max_steps,
-                               minutes=args.minutes, gallery=not args.no_gallery)
-    except ValueError as exc:
-        print(f"llava-ecg quickstart: error: {exc}", file=sys.stderr)
-        return 2
-    try:
-        run_quickstart(cfg)
-    except (RuntimeError, OSError) as exc:  # a failed stage: the message names the stage and its log
-        print(f"llava-ecg quickstart: error: {exc}", file=sys.stderr)
-        return 1
+    cfg = QuickstartConfig(out_dir=args.output, seed=args.seed, train_per_class=args.train_per_class,
+                           test_per_class=args.test_per_class, epochs=args.epochs, max_steps=args.max_steps,
+                           minutes=args.minutes, gallery=not args.no_gallery)
+    run_quickstart(cfg)  # a failed stage raises RunFailed naming the stage and its log (exit code 1)
     return 0
 
 
@@ -35,11 +27,11 @@ def register(sub) -> None:
                        "and after training a tiny LLaVA with upstream llava.train, then OUTPUT/report.md. "
                        "~5 min on a quiet 2-core machine with the defaults (docs/quickstart.md).",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("-o", "--output", default="quickstart_out", help="output folder")
-    p.add_argument("--minutes", type=float, help="cap training at this many minutes (stops gracefully)")
+    p.add_argument("-o", "--output", default="quickstart_out", type=output_path, help="output folder")
+    p.add_argument("--minutes", type=positive_float, help="cap training at this many minutes (stops gracefully)")
     p.add_argument("--seed", type=int, default=0, help="seed of records, data order and model init")
-    p.add_argument("--train-per-class", type=int, default=1000, help="synthetic training records per rhythm")
-    p.add_argument("--test-per-class", type=int, default=50, help="held-out records per rhythm")
+    p.add_argument("--train-per-class", type=positive_int, default=1000, help="synthetic training records per rhythm")
+    p.add_argument("--test-per-class", type=positive_int, default=50, help="held-out records per rhythm")
     p.add_argument("--epochs", type=float, default=4.0, help="training epochs (each draws fresh distortions)")
     p.add_argument("--max-steps", type=int, default=-1, help="> 0: stop after this many optimizer steps")
     p.add_argument("--no-gallery", action="store_true", help="skip the layout/distortion gallery")

@@ -19,6 +19,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from llava_ecg.atomic import write_json
+from llava_ecg.errors import LlavaEcgError, RunFailed
 
 from llava_ecg.eval.lmms.commands import OFFLINE_ENV
 
@@ -46,12 +47,12 @@ class QuickstartConfig:
     def __post_init__(self):
         self.out_dir = Path(self.out_dir).resolve()
         if self.train_per_class < 1 or self.test_per_class < 1:
-            raise ValueError(f"quickstart needs at least 1 training and 1 held-out record per class, got "
+            raise LlavaEcgError(f"quickstart needs at least 1 training and 1 held-out record per class, got "
                              f"train_per_class={self.train_per_class}, test_per_class={self.test_per_class}")
         if not self.epochs > 0 and self.max_steps <= 0:
-            raise ValueError(f"epochs must be > 0 (or max_steps > 0), got epochs={self.epochs}")
+            raise LlavaEcgError(f"epochs must be > 0 (or max_steps > 0), got epochs={self.epochs}")
         if self.minutes is not None and not self.minutes > 0:
-            raise ValueError(f"minutes must be > 0, got {self.minutes}")
+            raise LlavaEcgError(f"minutes must be > 0, got {self.minutes}")
 
 
 @dataclass
@@ -236,7 +237,7 @@ def _run_logged(cmd: list[str], log: Path, env: dict, what: str) -> None:
     sys.stdout.write("\n")
     if code != 0:
         tail = log.read_text()[-3000:]
-        raise RuntimeError(f"{what} failed (exit {code}); last lines of {log}:\n{tail}")
+        raise RunFailed(f"{what} failed (exit {code}); last lines of {log}:\n{tail}")
 
 
 # --- everything ---------------------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from llava_ecg import atomic
+from llava_ecg.errors import RunFailed
 from llava_ecg.instruct.bench import RHYTHM_MCQ_OPTIONS
 from llava_ecg.instruct.tasks import LETTERS
 
@@ -110,7 +111,7 @@ def write_report(cfg: QuickstartConfig, *, data, checkpoint: Path, results: dict
     runs = {name: scores_for(folder, data["bench_rows"]) for name, folder in results.items()}
     for name, (ours, lmms) in runs.items():  # the two aggregation paths must agree
         if abs(ours["acc"] - lmms["acc,none"]) > 1e-6:
-            raise RuntimeError(f"{name}: llava-ecg score {ours['acc']:.3f} != lmms-eval {lmms['acc,none']:.3f}")
+            raise RunFailed(f"{name}: llava-ecg score {ours['acc']:.3f} != lmms-eval {lmms['acc,none']:.3f}")
     history = loss_history(checkpoint)
     plots = [p for p in (_plot_loss(history, out / "loss.png"),
                          _plot_confusion({k: v[0].confusion for k, v in runs.items()}, out / "confusion.png")) if p]

@@ -5,7 +5,8 @@ import json
 import sys
 from pathlib import Path
 
-from llava_ecg.cli import positive_int
+from llava_ecg.argtypes import positive_float, positive_int
+from llava_ecg.errors import LlavaEcgError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 OTHER_IMAGE_SUFFIXES = (".gif", ".bmp", ".tif", ".tiff", ".webp", ".pdf", ".svg")
@@ -24,9 +25,10 @@ def register(subparsers) -> None:
                                                    "12x1-rhythm, rhythm (default 3x4)")
     p.add_argument("--style", default="classic", help="classic (ours) or eik (ECG-Image-Kit's look)")
     p.add_argument("--distort", default="none", help="none, light, heavy, or a JSON file with a Compose config")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--dpi", type=float, default=200.0)
-    p.add_argument("--paper", choices=("letter", "a4", "fit"), default=None)
+    p.add_argument("--seed", type=int, default=0, help="distortion seed (default 0)")
+    p.add_argument("--dpi", type=positive_float, default=200.0, help="image resolution (default 200)")
+    p.add_argument("--paper", choices=("letter", "a4", "fit"), default=None,
+                   help="page size (default: the layout's own)")
     p.add_argument("--grid", default="red", help="red, pink, green, blue, brown, grey, bw, none")
     p.add_argument("--speed", type=float, default=25.0, help="mm/s (5, 12.5, 25, 50)")
     p.add_argument("--gain", type=float, default=10.0, help="mm/mV (5, 10, 20)")
@@ -36,9 +38,9 @@ def register(subparsers) -> None:
                    help="batch image format (default: png when clean, jpg when distorted)")
     p.add_argument("--variants", type=positive_int, default=1, help="images per record with different seeds (batch)")
     p.add_argument("--all-pages", action="store_true", help="one image per 10 s page of long records (batch)")
-    p.add_argument("--workers", type=positive_int, default=1)
+    p.add_argument("--workers", type=positive_int, default=1, help="render processes (batch, default 1)")
     p.add_argument("--params", action="store_true", help="write each image's recipe next to it as .json")
-    p.add_argument("--overwrite", action="store_true")
+    p.add_argument("--overwrite", action="store_true", help="redraw images that already exist (batch)")
     p.set_defaults(func=run)
 
 
@@ -68,41 +70,50 @@ def run(args) -> int:
     try:
         spec = _spec(args)
     except ValueError as exc:
-        print(f"llava-ecg render: {exc}", file=sys.stderr)
-        return 2
+        raise LlavaEcgError(str(exc)) from exc
     out = Path(args.output)
     if out.suffix.lower() in OTHER_IMAGE_SUFFIXES and not out.is_dir():  # else it silently became a batch folder
-        print(f"llava-ecg render: {out}: images are written as .png or .jpg, not {out.suffix}", file=sys.stderr)
-        return 2
+        raise LlavaEcgError(f"{out}: images are written as .png or .jpg, not {out.suffix}")
     single = len(args.inputs) == 1 and out.suffix.lower() in IMAGE_SUFFIXES
     if single:
         fmt = "jpg" if out.suffix.lower() in (".jpg", ".jpeg") else "png"
+        ecg = read_record(args.inputs[0])  # ECGReadError / OSError name the record
         try:
-            ecg = read_record(args.inputs[0])
             result = render_page(ecg, spec.replace(format=fmt))
-        except (RenderError, ValueError, OSError) as exc:
-            print(f"llava-ecg render: {exc}", file=sys.stderr)
-            return 1
+        except (RenderError, ValueError) as exc:
+            raise LlavaEcgError(f"{args.inputs[0]}: {exc}") from exc
         try:
             save(result.image, out, fmt, quality=spec.jpeg_quality)
             if args.params:
                 write_text(out.with_suffix(".json"), json.dumps(result.params, indent=1))
         except OSError as exc:
-            print(f"llava-ecg render: cannot write {out}: {exc}", file=sys.stderr)
-            return 1
+            raise LlavaEcgError(f"cannot write {out}: {exc.strerror or exc}") from exc
         print(f"wrote {out} ({result.image.width}x{result.image.height})")
         return 0
     if out.suffix.lower() in IMAGE_SUFFIXES:
-        print("llava-ecg render: several inputs need -o to be a folder", file=sys.stderr)
-        return 2
+        raise LlavaEcgError(f"-o {out}: several inputs need -o to be a folder")
+    if out.exists() and not out.is_dir():
+        raise LlavaEcgError(f"-o {out}: exists and is not a folder")
     jobs = [Job(record, key, spec.to_dict(), args.variants, args.all_pages)
             for record, key in find_records(args.inputs)]
     if not jobs:
-        print("llava-ecg render: no records found", file=sys.stderr)
-        return 1
-    stats = render_many(jobs, out, workers=args.workers, overwrite=args.overwrite, save_params=args.params)
+        raise LlavaEcgError(f"no records found in {', '.join(args.inputs)}")
+    from llava_ecg.atomic import new_output_dir
+
+    with new_output_dir(out, keep_on=(KeyboardInterrupt,)):
+        stats = render_many(jobs, out, workers=args.workers, overwrite=args.overwrite, save_params=args.params)
+        for line in stats["failed"][:20]:
+            print(f"  failed: {line}", file=sys.stderr)
+        if stats["failed"] and not stats["written"] and not stats["skipped"]:
+            raise LlavaEcgError(f"none of the {len(jobs)} records in {', '.join(args.inputs)} could be drawn "
+                                f"(first: {stats['failed'][0]})")
     print(f"wrote {stats['written']} images to {out}, skipped {stats['skipped']} existing, "
           f"{len(stats['failed'])} records failed")
-    for line in stats["failed"][:20]:
-        print(f"  failed: {line}", file=sys.stderr)
-    return 1 if stats["failed"] and not stats["written"] and not stats["skipped"] else 0
+    if args.all_pages:
+        from .page import page_seconds
+
+        seconds = page_seconds(spec)
+        print(f"pages: image <record>-<k> shows {spec.start:g} + {seconds:g} x (k // {args.variants}) s onward, "
+              f"{seconds:g} s per page (k=0: {spec.start:g}-{spec.start + seconds:g} s, "
+              f"k={args.variants}: {spec.start + seconds:g}-{spec.start + 2 * seconds:g} s, ...)")
+    return 0

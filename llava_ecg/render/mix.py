@@ -101,4 +101,7 @@ def get_mix(mix: str | Mapping[str, Any] | RenderMix) -> RenderMix:
             return MIXES[mix]
         except KeyError:
             raise RenderSpecError(f"unknown render mix {mix!r}; known: {sorted(MIXES)} or a JSON object") from None
-    return RenderMix.from_dict(mix)
+    try:
+        return RenderMix.from_dict(mix)
+    except (TypeError, AttributeError) as exc:  # a malformed JSON mix: wrong types or shapes
+        raise RenderSpecError(f"render mix {mix!r}: {exc}") from None

@@ -11,12 +11,14 @@ from typing import Any
 
 import numpy as np
 
+from llava_ecg.errors import LlavaEcgError
+
 STANDARD_LEADS: tuple[str, ...] = (
     "I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6",
 )
 
 
-class ECGReadError(ValueError):
+class ECGReadError(LlavaEcgError):
     """A record could not be read. The message names the file and the defect."""
 
     def __init__(self, path, problem: str):

@@ -235,4 +235,8 @@ def read_ptbxl(path: str | os.PathLike, *, index: PTBXLIndex | None = None, extr
         index = PTBXLIndex.open(str(root)) if root else None
     if index is not None and m and int(m.group(1)) in index:
         ecg.meta.update(index.meta(int(m.group(1))))
+    elif not ecg.meta.get("labels"):
+        where = "has no row for this record" if index is not None else "was not found in the folders above the record"
+        ecg.meta["labels_hint"] = (f"no labels: PTB-XL labels come from {DATABASE_CSV}, which {where} "
+                                   "(keep the dataset's folder layout)")
     return ecg

@@ -2,41 +2,27 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 
 def _train(args) -> int:
-    from llava_ecg.train.recipe import RecipeError
     from llava_ecg.train.run import build_command, run
 
     overrides = [a for a in args.overrides if a != "--dry-run"]  # REMAINDER swallows a trailing flag
     dry_run = args.dry_run or len(overrides) != len(args.overrides)
     rest = [args.recipe, *overrides]
     if dry_run:
-        try:
-            argv, launcher, _ = build_command(rest)
-        except RecipeError as exc:
-            print(f"llava-ecg train: {exc}", file=sys.stderr)
-            return 2
+        argv, launcher, _ = build_command(rest)
         print("python -m llava_ecg.train.run " + " ".join(argv))
         if launcher:
             print(f"# launcher options: {launcher}")
         return 0
-    try:
-        return run(rest)
-    except RecipeError as exc:
-        print(f"llava-ecg train: {exc}", file=sys.stderr)
-        return 2
+    return run(rest)  # RecipeError (a LlavaEcgError) ends in cli.main as one line, exit code 2
 
 
 def _merge(args) -> int:
-    from llava_ecg.train.merge import MergeError, merge_lora
+    from llava_ecg.train.merge import merge_lora
 
-    try:
-        out = merge_lora(args.lora_dir, args.base, args.output, device=args.device)
-    except MergeError as exc:
-        print(f"llava-ecg merge-lora: {exc}", file=sys.stderr)
-        return 2
+    out = merge_lora(args.lora_dir, args.base, args.output, device=args.device)
     print(f"merged checkpoint: {out}")
     return 0
 

@@ -23,6 +23,8 @@ from pathlib import Path
 import numpy as np
 from torch.utils.data import Dataset
 
+from llava_ecg.errors import LlavaEcgError
+
 from .mixture import EpochPlan, EpochSampler, SourceSpec
 from .rows import RowStore, UnsafePathError, resolve_under
 
@@ -44,7 +46,7 @@ class CorruptSample(Exception):
         super().__init__(f"{reason}: {detail}")
 
 
-class DataConfigError(ValueError):
+class DataConfigError(LlavaEcgError):
     """The data options cannot work for any row (not a corrupt sample)."""
 
 

@@ -12,8 +12,10 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from llava_ecg.errors import LlavaEcgError
 
-class MergeError(ValueError):
+
+class MergeError(LlavaEcgError):
     """The LoRA folder is not a finished llava-ecg/LLaVA LoRA run."""
 
 

@@ -21,8 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
+from llava_ecg.errors import LlavaEcgError
 
-class MixtureError(ValueError):
+
+class MixtureError(LlavaEcgError):
     """A mixture YAML is malformed. The message names the file and the defect."""
 
 

@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import logging
 
+from llava_ecg.errors import LlavaEcgError
+
 from .dataset import CorruptSample, EcgSupervisedDataset, normalise_conversations
 
 logger = logging.getLogger("llava_ecg.train")
 
 
-class LabelMaskingError(ValueError):
+class LabelMaskingError(LlavaEcgError):
     """No checked sample keeps a supervised token: the template and tokenizer do not fit."""
 
 

@@ -14,11 +14,13 @@ from pathlib import Path
 
 import yaml
 
+from llava_ecg.errors import LlavaEcgError
+
 LAUNCHER_KEYS = ("attn_implementation",)
 RECIPE_DIRS_ENV = "LLAVA_ECG_RECIPES"
 
 
-class RecipeError(ValueError):
+class RecipeError(LlavaEcgError):
     """A recipe or override is malformed. The message names the file / override and the defect."""
 
 

@@ -18,9 +18,10 @@ from pathlib import Path
 import numpy as np
 
 from llava_ecg.atomic import atomic_open
+from llava_ecg.errors import LlavaEcgError
 
 
-class RowFileError(ValueError):
+class RowFileError(LlavaEcgError):
     """A row file (JSON/JSONL) cannot be used. The message names the file and the defect."""
 
     def __init__(self, path, problem: str):
@@ -28,7 +29,7 @@ class RowFileError(ValueError):
         super().__init__(f"{self.path}: {problem}")
 
 
-class UnsafePathError(ValueError):
+class UnsafePathError(LlavaEcgError):
     """A path in a row points outside the root it must stay under."""
 
 

@@ -38,12 +38,7 @@ def _is_main_process() -> bool:
 def _record_recipe(argv: list[str], resolved: dict) -> None:
     import yaml
 
-    out = None
-    for i, arg in enumerate(argv):  # the last one wins, as in upstream's argument parser
-        if arg == "--output_dir" and i + 1 < len(argv):
-            out = argv[i + 1]
-        elif arg.startswith("--output_dir="):
-            out = arg.split("=", 1)[1]
+    out = _flag(argv, "output_dir")
     if out is None:
         return
     from llava_ecg.atomic import atomic_open
@@ -71,12 +66,36 @@ def check_required(argv: list[str], recipe: str) -> None:
                           + " ".join(f"{k}=..." for k in missing))
 
 
+def _flag(argv: list[str], name: str) -> str | None:
+    value = None
+    for i, arg in enumerate(argv):  # the last one wins, as in upstream's argument parser
+        if arg == f"--{name}" and i + 1 < len(argv):
+            value = argv[i + 1]
+        elif arg.startswith(f"--{name}="):
+            value = arg.split("=", 1)[1]
+    return value
+
+
+def check_inputs(argv: list[str]) -> None:
+    """The data file and image folder exist: checked before anything is written or upstream loads a model."""
+    data = _flag(argv, "data_path")
+    if data and not os.path.isfile(data):
+        raise RecipeError(f"data_path={data}: {'not a file' if os.path.exists(data) else 'no such file'}")
+    images = _flag(argv, "image_folder")
+    if images and not os.path.isdir(images):
+        raise RecipeError(f"image_folder={images}: {'not a folder' if os.path.exists(images) else 'no such folder'}")
+    out = _flag(argv, "output_dir")
+    if out and os.path.exists(out) and not os.path.isdir(out):
+        raise RecipeError(f"output_dir={out}: exists and is not a folder")
+
+
 def run(args: list[str]) -> int:
     argv, launcher, resolved = build_command(args)
     attn = launcher.get("attn_implementation")
     check_attention(attn)
     if resolved is not None:
         check_required(argv, resolved["recipe"])
+        check_inputs(argv)
     from llava_ecg import compat
 
     compat.install()
@@ -85,12 +104,31 @@ def run(args: list[str]) -> int:
     from llava_ecg.train.plugin import install
 
     install()
+    out = _flag(argv, "output_dir")
+    created = out is not None and not os.path.exists(out)
     if resolved is not None and _is_main_process():
         _record_recipe(argv, resolved)
         print("llava-ecg: upstream llava.train.train " + " ".join(argv), flush=True)
     sys.argv = [upstream.__file__] + argv
-    upstream.train(attn_implementation=attn)
+    try:
+        upstream.train(attn_implementation=attn)
+    except BaseException:
+        if created and _is_main_process():
+            _remove_if_only_recipe(out)
+        raise
     return 0
+
+
+def _remove_if_only_recipe(out: str) -> None:
+    """A run that failed before writing anything but our recipe copy leaves no output folder; one with
+    checkpoints keeps them (they resume)."""
+    import shutil
+
+    try:
+        if {p.name for p in os.scandir(out)} <= {"llava_ecg_recipe.yaml"}:
+            shutil.rmtree(out, ignore_errors=True)
+    except OSError:
+        pass
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -33,8 +33,8 @@ def test_report_judging_aggregation_failures_and_cache(tmp_path):
         stub.on("GT report 1", Reply(status=429, headers={"Retry-After": "0"}), _report_json(4, 5, 6, wave_key="Form"))
         stub.on("GT report 2", "```json\n" + _report_json(10, 10, 10) + "\n``` hope this helps")
         stub.on("GT report 3", "I refuse to produce JSON")  # -> failure, not 0
-        stub.on("GT report 4", Reply(content=_report_json(0, 0, 0), delay_s=1.0))  # always times out
-        s = score("ptb-test-report", PREDS, ROWS, judge=_judge(stub, tmp_path, timeout_s=0.3, max_retries=1),
+        stub.on("GT report 4", Reply(content=_report_json(0, 0, 0), delay_s=4.0))  # always times out
+        s = score("ptb-test-report", PREDS, ROWS, judge=_judge(stub, tmp_path, timeout_s=1.0, max_retries=1),
                   bootstrap=0)
         assert s["n"] == 5 and s["judged"] == 3 and s["failed"] == 2
         # item scores: mean(8,6,10)*10 = 80, mean(4,5,6)*10 = 50, 100
@@ -56,9 +56,9 @@ def test_report_judging_aggregation_failures_and_cache(tmp_path):
         before = len(stub.requests)
         stub.reset_script()
         stub.on("GT report 3", _report_json(5, 5, 5))
-        stub.on("GT report 4", Reply(content=_report_json(0, 0, 0), delay_s=1.0))
+        stub.on("GT report 4", Reply(content=_report_json(0, 0, 0), delay_s=4.0))
         stub.default = "must not be asked: cached"
-        again = score("ptb-test-report", PREDS, ROWS, judge=_judge(stub, tmp_path, timeout_s=0.3, max_retries=0),
+        again = score("ptb-test-report", PREDS, ROWS, judge=_judge(stub, tmp_path, timeout_s=1.0, max_retries=0),
                       bootstrap=0)
         asked = {r.prompt.split("[The Start of Ground Truth Report]\n")[1][:11] for r in stub.requests[before:]}
         assert asked == {"GT report 3", "GT report 4"}

@@ -1,5 +1,6 @@
 """The shared OpenAI-compatible client against a real local HTTP server (tests/support/openai_stub.py)."""
 import json
+import socket
 import threading
 import time
 
@@ -51,8 +52,9 @@ def test_retries_429_with_retry_after_then_succeeds():
 
 def test_timeout_then_success():
     with OpenAIStub(default="late but ok") as stub:
-        stub.push(Reply(content="too slow", delay_s=1.0))
-        result = _client(stub, timeout_s=0.3).complete("x")
+        # margins wide enough for a loaded machine: the good reply must come within timeout_s
+        stub.push(Reply(content="too slow", delay_s=4.0))
+        result = _client(stub, timeout_s=1.0).complete("x")
     assert result.ok and result.text == "late but ok" and result.attempts == 2
 
 
@@ -71,10 +73,10 @@ def test_client_error_is_not_retried():
 
 
 def test_connection_refused_is_a_failure_not_an_exception():
-    stub = OpenAIStub().start()
-    url = stub.url
-    stub.stop()
-    result = ChatClient(LLMConfig(base_url=url, model="m", max_retries=1, backoff_s=0.001)).complete("x")
+    with socket.socket() as held:  # bound, not listening: refused, and the port cannot be reused meanwhile
+        held.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{held.getsockname()[1]}/v1"
+        result = ChatClient(LLMConfig(base_url=url, model="m", max_retries=1, backoff_s=0.001)).complete("x")
     assert not result.ok and "connection error" in result.error
 
 

@@ -75,3 +75,25 @@ def test_vision_available_cached_where_clip_processor_looks():
     from transformers.utils.import_utils import BACKENDS_MAPPING
 
     assert BACKENDS_MAPPING["vision"][0] is clip_proc.is_vision_available
+
+
+def test_deepspeed_accumulation_needs_and_gets_a_null_no_sync():
+    import contextlib
+    from types import SimpleNamespace
+
+    from accelerate import Accelerator
+    from accelerate.utils import DistributedType
+    from deepspeed.runtime.engine import DeepSpeedEngine
+
+    # what breaks without the patch: the engine refuses no_sync under ZeRO >= 2, and accelerate forwards to it
+    assert "incompatible with gradient partitioning" in inspect.getsource(DeepSpeedEngine.no_sync)
+    compat.install_deepspeed_accumulation()
+    compat.install_deepspeed_accumulation()  # idempotent
+    engine = SimpleNamespace(no_sync=lambda: pytest.fail("engine.no_sync reached"))
+    deepspeed = SimpleNamespace(distributed_type=DistributedType.DEEPSPEED, use_distributed=True)
+    assert isinstance(Accelerator.no_sync(deepspeed, engine), contextlib.nullcontext)
+    ddp_calls = []
+    ddp = SimpleNamespace(distributed_type=DistributedType.MULTI_CPU, use_distributed=True)
+    with Accelerator.no_sync(ddp, SimpleNamespace(no_sync=lambda: ddp_calls.append(1) or contextlib.nullcontext())):
+        pass
+    assert ddp_calls == [1]  # DDP keeps its real no_sync

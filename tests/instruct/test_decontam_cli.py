@@ -120,7 +120,7 @@ def test_cli_input_errors_are_one_line_not_tracebacks(tmp_path, capsys):
           "--no-progress"], "lots"),
     ]
     for argv, named in cases:
-        assert main([*argv]) == 1, argv
+        assert main([*argv]) == 2, argv
         err = capsys.readouterr().err
         assert "Traceback" not in err and named in err and err.startswith("llava-ecg "), err
 

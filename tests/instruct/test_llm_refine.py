@@ -29,7 +29,7 @@ def responder(request):
 
 
 def _client(stub, cache, **kw):
-    config = LLMConfig(base_url=stub.url, model="stub-llm", cache_dir=str(cache), timeout_s=0.5, backoff_s=0.001,
+    config = LLMConfig(base_url=stub.url, model="stub-llm", cache_dir=str(cache), timeout_s=1.5, backoff_s=0.001,
                        max_retries=4, concurrency=4, **kw)
     return ChatClient(config, sleep=lambda s: None)
 
@@ -50,7 +50,7 @@ def test_rewrite_filter_retries_and_cache(tmp_path, synthetic_pool):
     plain_rows = {r["id"]: r for r in rio.iter_jsonl(plain.files["jsonl"])}
     with OpenAIStub(responder=responder) as stub:
         stub.push(Reply(status=429, headers={"Retry-After": "0"}), Reply(body="not json {"),
-                  Reply(content="late", delay_s=1.5), Reply(status=503))
+                  Reply(content="late", delay_s=5.0), Reply(status=503))
         res = _build(records, tmp_path / "llm", LLMRefiner(_client(stub, tmp_path / "cache")))
         n_requests = len(stub.requests)
         distinct = {json.dumps(r.json, sort_keys=True) for r in stub.requests}
@@ -123,3 +123,25 @@ def test_cli_llm_flags(tmp_path):
         assert (tmp_path / "o" / "llm_cache").is_dir()
     assert main(["build", "instruct", "--synthetic", "3", "-o", str(tmp_path / "x"), "--llm-url", "http://x/v1",
                  "--no-progress"]) == 2
+
+
+def test_failed_translation_drops_the_german_report(tmp_path, source_ecgs):
+    """A German PTB-XL report whose translation fails (or comes back German) is dropped and counted, never kept."""
+    ptbxl = [(ref, ecg) for src, ref, ecg in source_ecgs if ref.startswith("ptbxl/")]
+    german = [ref for ref, ecg in ptbxl if "rhythmus" in (ecg.meta.get("report") or "")]
+    assert german
+
+    def answer(request):
+        if request.prompt.startswith("Revise the following ECG report"):
+            return Reply(status=400) if "sinusrhythmus" in request.prompt.lower() else "Sinus rhythm. Normal ECG. A. B."
+        return responder(request)
+
+    cfg = BuildConfig(progress=False, translate_reports=True, mix={"report.open": 1}, samples_per_record=1)
+    with OpenAIStub(responder=answer) as stub:
+        res = build_instruct(ptbxl, tmp_path / "o", cfg, llm=LLMRefiner(_client(stub, tmp_path / "c"), score=False))
+    rows = list(rio.iter_jsonl(res.files["jsonl"]))
+    manifest = list(rio.iter_jsonl(res.files["manifest"]))
+    assert rows and not any(m["record"] in german for m in manifest)
+    assert all("rhythmus" not in r["conversations"][1]["value"] for r in rows)
+    stats = json.loads((tmp_path / "o" / "llm_summary.json").read_text())
+    assert stats["rewrite"]["dropped_untranslated"] == len(german)

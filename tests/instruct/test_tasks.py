@@ -10,7 +10,7 @@ import pytest
 
 from llava_ecg.instruct.facts import record_facts
 from llava_ecg.instruct.labels import PTBXL_SPACE, generic_codes_from_text, ptbxl_superclasses
-from llava_ecg.instruct.tasks import LETTERS, MEASURES, TASKS, negatives, templated_report
+from llava_ecg.instruct.tasks import LETTERS, MEASURES, NO_MORPHOLOGY, RATE_PATTERNS, TASKS, name_of, negatives, templated_report
 
 ANSWER_LINE = re.compile(r"(?:^|\n)Answer: ([A-H])\. (.+)$")
 SEEDS = range(12)
@@ -23,7 +23,7 @@ def _options(question: str) -> dict[str, str]:
 def _check(item, facts):
     (human, gpt), *_ = item.turns
     present = set(facts.label_codes())
-    names = {label.code: label.name.lower() for label in facts.space.labels}
+    names = {label.code: name_of(facts, label).lower() for label in facts.space.labels}
     fam, fmt = item.family, item.format
     if fam == "feature":
         key = item.asked[0]
@@ -57,19 +57,27 @@ def _check(item, facts):
             assert gpt == ("; ".join(expected) if expected else "none")
         elif fmt == "open":
             for label in facts.family_labels(fam):
-                assert label.name[1:].lower() in gpt.lower()
+                assert name_of(facts, label).lower() in gpt.lower()
+            if not facts.family_labels(fam):
+                assert (NO_MORPHOLOGY in gpt) if fam == "morphology" else gpt.startswith("The rhythm is ")
         elif fmt == "fill":
-            assert gpt.lower() in {label.name.lower() for label in facts.family_labels(fam)}
+            accepted = {name_of(facts, label).lower() for label in facts.family_labels(fam)}
+            assert gpt.lower() in (accepted or ({"normal"} if fam == "morphology" else {"regular", "irregular"}))
         elif fmt == "mcq":
             options = _options(human)
             letter, option = ANSWER_LINE.search(gpt).groups()
             assert options[letter] == option
-            assert item.truth["code"] in present
-            assert names[item.truth["code"]] == option.lower()
-            distractors = [c for c in item.truth["options"] if c != item.truth["code"]]
-            assert distractors and not set(distractors) & present, "a distractor is a true label"
-            assert len(set(options.values())) == len(options), "duplicate option text"
-            assert all(d in {x.code for x in negatives(facts, fam)} for d in distractors)
+            if item.truth["code"]:
+                assert item.truth["code"] in present
+                assert names[item.truth["code"]] == option.lower()
+            else:
+                assert not facts.family_labels(fam)
+                assert option.lower() in ((NO_MORPHOLOGY,) if fam == "morphology" else RATE_PATTERNS)
+            distractors = [c for c in item.truth["options"] if c != item.truth["code"] and c]
+            if any(item.truth["options"]):  # label options (rate-pattern options carry no codes)
+                assert distractors and not set(distractors) & present, "a distractor is a true label"
+                assert len(set(options.values())) == len(options), "duplicate option text"
+                assert all(d in {x.code for x in negatives(facts, fam)} for d in distractors)
         return
     if fam == "report" and fmt == "open":
         if item.truth["report_kind"] == "templated":

@@ -71,7 +71,7 @@ def test_single_record_write_failure_is_one_line_and_leaves_no_temp(tmp_path, ca
     root = _records(tmp_path)
     blocker = tmp_path / "blocker"
     blocker.write_text("a file where a folder is needed")
-    assert main(["render", str(root / "a" / "rec1"), "-o", str(blocker / "one.png"), "--dpi", "30"]) == 1
+    assert main(["render", str(root / "a" / "rec1"), "-o", str(blocker / "one.png"), "--dpi", "30"]) == 2
     err = capsys.readouterr().err
     assert "cannot write" in err and "one.png" in err and "Traceback" not in err
     out = tmp_path / "ok.png"

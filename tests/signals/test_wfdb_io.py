@@ -128,9 +128,11 @@ def test_cli_synth_and_info(tmp_path, capsys):
     assert main(["info", str(heads[0]), "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["fs"] == 500 and info["samples"] == 1000 and info["meta"]["rhythm"] == "afib"
-    assert main(["info", str(tmp_path / "missing")]) == 1
+    assert main(["info", str(tmp_path / "missing")]) == 2
     assert "not found" in capsys.readouterr().err
-    assert main(["synth", "-o", str(tmp_path), "--rhythms", "nope"]) == 2
+    with pytest.raises(SystemExit) as exc:  # refused by the parser, with the known names
+        main(["synth", "-o", str(tmp_path), "--rhythms", "nope"])
+    assert exc.value.code == 2 and "unknown rhythm 'nope'; known:" in capsys.readouterr().err
 
 
 def test_ops_reject_bad_rates_and_empty_lead_selections():

@@ -184,7 +184,7 @@ class OpenAIStub:
             "created": int(time.time()),
             "model": model,
             "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
-            "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+            "usage": _usage(payload, content),
         }
 
     def stop(self) -> None:
@@ -198,6 +198,14 @@ class OpenAIStub:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+def _usage(payload: Any, content: str | None) -> dict:
+    """Token counts estimated as characters / 4 (what a tokenizer gives English text, roughly)."""
+    messages = payload.get("messages", []) if isinstance(payload, dict) else []
+    prompt = sum(len(str(m.get("content", ""))) for m in messages if isinstance(m, dict))
+    p, c = max(1, prompt // 4), max(1, len(content or "") // 4)
+    return {"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c}
 
 
 def _as_reply(reply: Reply | str) -> Reply:

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import argparse
 
+from llava_ecg.argtypes import float_range, output_path, positive_int
+from llava_ecg.errors import LlavaEcgError, RunFailed
+
 
 def _tasks_path(args: argparse.Namespace) -> int:
     from llava_ecg.eval.lmms.paths import tasks_path
@@ -35,7 +38,7 @@ def build_lmms_eval_command(args: argparse.Namespace) -> list[str]:
            "--tasks", args.tasks, "--include_path", str(tasks_path()), "--batch_size", str(args.batch_size),
            "--output_path", str(args.output), "--log_samples", "--verbosity", args.verbosity]
     if args.limit is not None:
-        cmd += ["--limit", str(args.limit)]
+        cmd += ["--limit", f"{args.limit:g}"]
     if args.max_new_tokens is not None:
         cmd += ["--gen_kwargs", f"max_new_tokens={args.max_new_tokens}"]
     return cmd + shlex.split(args.lmms_eval_args or "")
@@ -54,20 +57,51 @@ def input_problem(args: argparse.Namespace) -> str | None:
             return f"{value}: {flag} is not a checkpoint folder"
     if args.ecgbench_root and not Path(args.ecgbench_root).is_dir():
         return f"{args.ecgbench_root}: --ecgbench-root is not a folder"
+    if getattr(args, "tasks", None) and "--include_path" not in (getattr(args, "lmms_eval_args", None) or ""):
+        known = known_tasks()
+        unknown = [t for t in args.tasks.split(",") if t.strip() and "*" not in t and t.strip() not in known]
+        if unknown:
+            ours = sorted(t for t in known if t.startswith("ecgbench"))
+            return (f"--tasks: unknown task {', '.join(map(repr, unknown))}; ECGBench tasks: {', '.join(ours)} "
+                    "(or any lmms-eval task)")
     return None
+
+
+def known_tasks() -> set[str]:
+    """Task and group names of our task folder and of the installed lmms-eval, read from the YAML text (importing
+    lmms-eval's task index takes seconds)."""
+    import importlib.util
+    import re
+    from pathlib import Path
+
+    from llava_ecg.eval.lmms.paths import tasks_path
+
+    folders = [tasks_path()]
+    spec = importlib.util.find_spec("lmms_eval")
+    if spec is not None and spec.submodule_search_locations:
+        folders.append(Path(list(spec.submodule_search_locations)[0]) / "tasks")
+    pattern = re.compile(r"^(?:task|group):\s*['\"]?([^'\"\s#]+)", re.M)
+    names: set[str] = set()
+    for folder in folders:
+        for path in folder.rglob("*.yaml"):
+            try:
+                names.update(pattern.findall(path.read_text(encoding="utf-8", errors="replace")))
+            except OSError:
+                continue
+    return names
 
 
 def _eval(args: argparse.Namespace) -> int:
     import os
     import subprocess
-    import sys
     import time
     from pathlib import Path
 
+    from llava_ecg.atomic import new_output_dir
+
     problem = input_problem(args)
     if problem:
-        print(f"llava-ecg eval: error: {problem}", file=sys.stderr)
-        return 2
+        raise LlavaEcgError(problem)
     env = dict(os.environ)
     if not args.online:
         env.update(OFFLINE_ENV)
@@ -78,18 +112,17 @@ def _eval(args: argparse.Namespace) -> int:
     if args.no_option_scores:
         env["ECGBENCH_OPTION_SCORES"] = "0"
     output = Path(args.output).resolve()
-    output.mkdir(parents=True, exist_ok=True)
     started = time.time()
     cmd = build_lmms_eval_command(args)
-    print("+", " ".join(cmd), flush=True)
-    code = subprocess.call(cmd, env=env)
-    written = [p for p in output.rglob("*_results.json") if p.stat().st_mtime >= started - 1]
-    if code != 0:
-        return code
-    if not written:
-        print(f"llava-ecg eval: lmms-eval exited 0 but wrote no *_results.json under {output}; "
-              "see the traceback above (rerun with --verbosity DEBUG)", file=sys.stderr)
-        return 1
+    with new_output_dir(output):  # a failed evaluation leaves no new results folder behind
+        print("+", " ".join(cmd), flush=True)
+        code = subprocess.call(cmd, env=env)
+        written = [p for p in output.rglob("*_results.json") if p.stat().st_mtime >= started - 1]
+        if code != 0:
+            raise RunFailed(f"lmms-eval exited with code {code} (see its output above)")
+        if not written:
+            raise RunFailed(f"lmms-eval exited 0 but wrote no *_results.json under {output}; "
+                            "see the traceback above (rerun with --verbosity DEBUG)")
     print(f"results: {written[-1]}")
     return 0
 
@@ -105,14 +138,15 @@ def register(subparsers) -> None:
                     "the HF cache (docs/evaluation.md). --lmms-eval-args passes anything else through.")
     p.add_argument("model_path", help="LLaVA checkpoint folder (llava_llama), e.g. PULSE-7B")
     p.add_argument("--tasks", default="ecgbench", help="lmms-eval tasks/groups (default: ecgbench)")
-    p.add_argument("-o", "--output", default="eval_results", help="lmms-eval --output_path (default: eval_results)")
+    p.add_argument("-o", "--output", default="eval_results", type=output_path, help="lmms-eval --output_path (default: eval_results)")
     p.add_argument("--model-base", help="base LLM for LoRA or projector-only checkpoints")
     p.add_argument("--conv-template", default="llava_v1", help="conversation template (default: llava_v1)")
     p.add_argument("--device", help="cuda, cuda:1, cpu (default: cuda if available)")
     p.add_argument("--dtype", default="auto", help="auto (fp16 on CUDA, fp32 on CPU), float16, bfloat16, float32")
-    p.add_argument("--batch-size", type=int, default=1)
-    p.add_argument("--limit", type=int, help="first N items per task (smoke tests only)")
-    p.add_argument("--max-new-tokens", type=int, help="override the authors' 1024 (smoke tests only)")
+    p.add_argument("--batch-size", type=positive_int, default=1, help="lmms-eval batch size (default 1)")
+    p.add_argument("--limit", type=float_range(0, low_open=True),
+                   help="first N items per task, or a fraction below 1 (smoke tests only)")
+    p.add_argument("--max-new-tokens", type=positive_int, help="override the authors' 1024 (smoke tests only)")
     p.add_argument("--ecgbench-root", help="folder with local ECGBench data (sets ECGBENCH_ROOT)")
     p.add_argument("--source", choices=("auto", "hf", "parquet", "json"), help="sets ECGBENCH_SOURCE")
     p.add_argument("--no-option-scores", action="store_true", help="skip answer log-probabilities (no score AUC)")

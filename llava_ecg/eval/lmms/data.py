@@ -22,11 +22,13 @@ import json
 import os
 from pathlib import Path
 
+from llava_ecg.errors import LlavaEcgError
+
 SOURCES = ("auto", "hf", "parquet", "json")
 HF_REPO = "PULSE-ECG/ECGBench"
 
 
-class ECGBenchDataError(ValueError):
+class ECGBenchDataError(LlavaEcgError):
     """ECGBench data is missing or malformed; the message names the file and the problem."""
 
 

@@ -28,11 +28,13 @@ from lmms_eval.api.instance import Instance
 from lmms_eval.api.model import lmms
 from tqdm import tqdm
 
+from llava_ecg.errors import LlavaEcgError
+
 DTYPES = {"float32": torch.float32, "fp32": torch.float32, "float16": torch.float16, "fp16": torch.float16,
           "bfloat16": torch.bfloat16, "bf16": torch.bfloat16}
 
 
-class ModelLoadError(ValueError):
+class ModelLoadError(LlavaEcgError):
     """The checkpoint folder cannot be loaded as an original-format LLaVA model."""
 
 

@@ -1,0 +1,37 @@
+"""A PTB-XL copy with only records100/ (100 Hz) is used as it is; a copy without the listed files fails with
+one clear error, not "no ptbxl records found"."""
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from llava_ecg.instruct.build import BuildConfig, build_instruct
+from llava_ecg.instruct.sources import SourceError, iter_source, list_records
+
+
+def test_missing_record_files_give_one_clear_error(tmp_path):
+    (tmp_path / "ptbxl_database.csv").write_text(
+        "ecg_id,strat_fold,filename_lr,filename_hr\n1,1,records100/00000/00001_lr,records500/00000/00001_hr\n")
+    with pytest.raises(SourceError, match=r"lists 1 .*records500/.*records100/"):
+        list_records("ptbxl", tmp_path)
+
+
+def test_records100_only_copy_is_built(tmp_path, shared):
+    src = shared / "realdata" / "ptb-xl"
+    if not (src / "00001_lr.hea").is_file():
+        pytest.skip("real PTB-XL sample not available")
+    folder = tmp_path / "records100" / "00000"
+    folder.mkdir(parents=True)
+    for ext in (".hea", ".dat"):
+        shutil.copy(src / f"00001_lr{ext}", folder / f"00001_lr{ext}")
+    shutil.copy(src / "ptbxl_database_first520.csv", tmp_path / "ptbxl_database.csv")
+    assert list_records("ptbxl", tmp_path) == ["records100/00000/00001_lr"]
+    records = iter_source("ptbxl", tmp_path)
+    res = build_instruct(records, tmp_path / "out", BuildConfig(source="ptbxl", mix="pulse", samples_per_record=5,
+                                                                progress=False))
+    assert res.rows == 5 and not res.failed
+    (tmp_path / "ptbxl_database.csv").unlink()
+    with pytest.raises(SourceError, match="--split all"):
+        list_records("ptbxl", tmp_path, split="train")
+    assert list_records("ptbxl", tmp_path) == ["records100/00000/00001_lr"]

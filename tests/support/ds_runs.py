@@ -1,0 +1,61 @@
+"""Several trainings through ``llava_ecg.train.run`` in ONE distributed launch (imports and process-group set-up
+are most of a tiny run's cost on CPU):
+
+    python -m torch.distributed.run --standalone --nproc_per_node 2 tests/support/ds_runs.py PLAN.json
+
+``PLAN.json`` = ``{"runs": [{"name": ..., "args": [RECIPE, "key=value", ...]}, ...]}``. Each run starts from the
+same seed with fresh accelerate / DeepSpeed state, so a DeepSpeed run and a plain DDP run of one recipe are
+comparable step by step. Rank 0 prints ``LLAVA_ECG_RUN <name> BEGIN|END`` around each run's log.
+
+DeepSpeed's CPU accelerator JIT-compiles an optional shared-memory collective op (``deepspeed_shm_comm``, g++ +
+ninja) the first time a ZeRO engine starts: ~1 min on a quiet core, 7 min measured on a loaded 2-core machine. The
+collectives fall back to gloo without it, so these runs mark it unavailable (``DS_SKIP_SHM_OP=1``, the default here).
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+
+def _fresh_state() -> None:
+    from accelerate.state import AcceleratorState
+    from transformers.integrations.deepspeed import unset_hf_deepspeed_config
+
+    unset_hf_deepspeed_config()
+    AcceleratorState._reset_state(reset_partial_state=False)
+    os.environ.pop("ACCELERATE_USE_DEEPSPEED", None)
+
+
+def _skip_shm_op() -> None:
+    import deepspeed.ops
+
+    # the attribute is DeepSpeed's lazily probed {op name: compatible}; setting it skips the probe (compiler runs) too
+    deepspeed.ops.__compatible_ops__ = {"deepspeed_shm_comm": False}
+
+
+def main(plan_path: str) -> int:
+    import torch.distributed as dist
+    from transformers import set_seed
+
+    from llava_ecg.train.run import run
+
+    if os.environ.get("DS_SKIP_SHM_OP", "1") == "1":
+        _skip_shm_op()
+    plan = json.loads(open(plan_path).read())
+    rank = int(os.environ.get("RANK", "0"))
+    for item in plan["runs"]:
+        _fresh_state()
+        set_seed(int(item.get("seed", 0)))
+        if rank == 0:
+            print(f"LLAVA_ECG_RUN {item['name']} BEGIN", flush=True)
+        run(list(item["args"]))
+        if dist.is_initialized():
+            dist.barrier()
+        if rank == 0:
+            print(f"LLAVA_ECG_RUN {item['name']} END", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1]))
