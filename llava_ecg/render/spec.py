@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import numbers
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Mapping
 
 from .errors import RenderSpecError
@@ -76,7 +77,9 @@ class RenderSpec:
                 raise RenderSpecError(message)
         if not isinstance(self.rhythm_lead, str) or not self.rhythm_lead:
             raise RenderSpecError(f"rhythm_lead must be a lead name, got {self.rhythm_lead!r}")
-        if self.distort is not None:
+        if isinstance(self.distort, str):
+            _check_preset(self.distort)
+        elif self.distort is not None:
             from .distort import get_pipeline
 
             get_pipeline(self.distort)  # unknown presets, transforms and options fail here, not at render time
@@ -105,6 +108,14 @@ class RenderSpec:
     @property
     def distorted(self) -> bool:
         return self.distort not in (None, "none")
+
+
+@lru_cache(maxsize=64)
+def _check_preset(name: str) -> None:
+    """A preset name is checked once: building its pipeline costs milliseconds, and mixes draw thousands of specs."""
+    from .distort import get_pipeline
+
+    get_pipeline(name)
 
 
 def _number(value) -> bool:
