@@ -174,7 +174,8 @@ def main(argv=None) -> int:
     ap.add_argument("-o", "--out", type=Path, default=Path("transfer_out"))
     ap.add_argument("--train-per-class", type=int, default=40)
     ap.add_argument("--test-per-class", type=int, default=25)
-    ap.add_argument("--eik-train-per-class", type=int, help="fewer ECG-Image-Kit training pages (default: the same)")
+    ap.add_argument("--eik-train-per-class", type=int,
+                    help="fewer ECG-Image-Kit training pages (default: the same); 0: those already rendered")
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--epochs", type=int, default=40)
     ap.add_argument("--eik-workers", type=int, default=1, help="ECG-Image-Kit processes; 0: leave it out")
@@ -204,19 +205,31 @@ def main(argv=None) -> int:
         "eik": cached(work / f"train-eik-{tag}.npy", lambda: our_set(train_recs, "eik", False, 2)),
         "eik+mix": cached(work / f"train-eik-mix-{tag}.npy", lambda: our_set(train_recs, "eik", True, 2)),
     }
-    n_eik = args.eik_train_per_class or args.train_per_class
-    eik_recs = [r for r in train_recs if int(r[0].rsplit("-", 1)[1]) % 10_000 < n_eik]
-    eik_train = cached(work / f"train-EIK-{n_eik}-{t_eik}.npy", lambda: eik_set(eik_recs, work, args.eik_workers))
-    if eik_train is not None:
-        trains["EIK"] = eik_train
-    y_by_set = {name: y_train for name in trains}
-    y_by_set["EIK"] = np.array([c for _, c, _ in eik_recs])
     tests = {k: halve(v) for k, v in tests.items() if v is not None}
     trains = {k: halve(v) for k, v in trains.items() if v is not None}
+    y_by_set = {name: y_train for name in trains}
     print(f"images ready in {time.time() - t0:.0f} s: train {list(trains)}, test {list(tests)}", flush=True)
 
+    def eik_training_set():
+        """Loaded last, so pages another process is still rendering can join (--eik-train-per-class 0)."""
+        n_eik = args.eik_train_per_class if args.eik_train_per_class is not None else args.train_per_class
+        if n_eik == 0:  # as many per class as are already rendered, in record order
+            have = {p.stem for p in (work / "eik").glob("*.png")}
+            n_eik = min(next((i for i, (key, c, _) in enumerate(r for r in train_recs if r[1] == cls)
+                              if key not in have), args.train_per_class) for cls in range(len(CLASSES)))
+        recs = [r for r in train_recs if int(r[0].rsplit("-", 1)[1]) % 10_000 < n_eik]
+        if not recs:
+            return None
+        images = cached(work / f"train-EIK-{n_eik}-{t_eik}.npy", lambda: eik_set(recs, work, args.eik_workers))
+        y_by_set["EIK"] = np.array([c for _, c, _ in recs])
+        return None if images is None else halve(images)
+
     correct: dict[tuple[str, str], list[np.ndarray]] = {}
-    for name, images in trains.items():
+    for name in [*trains, "EIK"]:
+        images = trains[name] if name in trains else eik_training_set()
+        if images is None:
+            continue
+        trains[name] = images
         for seed in range(args.seeds):
             t1 = time.time()
             model = train(images, y_by_set[name], seed, args.epochs)
@@ -226,7 +239,7 @@ def main(argv=None) -> int:
             print(f"train {name:12s} seed {seed}: {accs}  ({time.time() - t1:.0f} s)", flush=True)
 
     results = {"task": "4 rhythm classes, synthetic 12-lead, 3x4 + II page, 100 dpi letter, CNN on 128 px",
-               "n_train": len(y_train), "n_train_eik": int(len(y_by_set["EIK"])), "n_test": len(y_test),
+               "n_train": len(y_train), "n_train_eik": int(len(y_by_set.get("EIK", []))), "n_test": len(y_test),
                "seeds": args.seeds, "epochs": args.epochs,
                "cells": {}, "drops": {}}
     for (name, test), runs in correct.items():
