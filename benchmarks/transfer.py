@@ -177,6 +177,8 @@ def main(argv=None) -> int:
     ap.add_argument("--eik-train-per-class", type=int,
                     help="fewer ECG-Image-Kit training pages (default: the same); 0: those already rendered")
     ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--train-sets", help="comma list of training sets to (re)run; the others' results are kept "
+                                         "from OUT/transfer.json (default: all)")
     ap.add_argument("--epochs", type=int, default=40)
     ap.add_argument("--eik-workers", type=int, default=1, help="ECG-Image-Kit processes; 0: leave it out")
     ap.add_argument("--threads", type=int, default=1)
@@ -225,8 +227,9 @@ def main(argv=None) -> int:
         return None if images is None else halve(images)
 
     correct: dict[tuple[str, str], list[np.ndarray]] = {}
-    for name in [*trains, "EIK"]:
-        images = trains[name] if name in trains else eik_training_set()
+    wanted = args.train_sets.split(",") if args.train_sets else [*trains, "EIK"]
+    for name in wanted:
+        images = trains.get(name) if name != "EIK" else eik_training_set()
         if images is None:
             continue
         trains[name] = images
@@ -238,6 +241,9 @@ def main(argv=None) -> int:
             accs = {t: round(float(correct[(name, t)][-1].mean()) * 100, 1) for t in tests}
             print(f"train {name:12s} seed {seed}: {accs}  ({time.time() - t1:.0f} s)", flush=True)
 
+    previous = {}
+    if args.train_sets and (work / "transfer.json").exists():
+        previous = json.loads((work / "transfer.json").read_text())
     results = {"task": "4 rhythm classes, synthetic 12-lead, 3x4 + II page, 100 dpi letter, CNN on 128 px",
                "n_train": len(y_train), "n_train_eik": int(len(y_by_set.get("EIK", []))), "n_test": len(y_test),
                "seeds": args.seeds, "epochs": args.epochs,
@@ -246,6 +252,12 @@ def main(argv=None) -> int:
         mean, lo, hi = bootstrap(np.asarray(runs))
         results["cells"][f"{name} -> {test}"] = {"acc": mean, "ci": [lo, hi],
                                                  "per_seed": [float(r.mean()) for r in runs]}
+    for key, cell in previous.get("cells", {}).items():  # sets not rerun this time
+        results["cells"].setdefault(key, cell)
+    for key, drop in previous.get("drops", {}).items():
+        results["drops"].setdefault(key, drop)
+    if "EIK" not in y_by_set and previous:
+        results["n_train_eik"] = previous.get("n_train_eik")
     own = {"classic": "classic", "classic+mix": "classic", "eik": "eik", "eik+mix": "eik", "EIK": "EIK"}
     for name in trains:
         other = "EIK" if name != "EIK" else "eik"
@@ -255,7 +267,7 @@ def main(argv=None) -> int:
             results["drops"][f"{name}: {other} - {own[name]}"] = {"drop": mean, "ci": [lo, hi]}
     (work / "transfer.json").write_text(json.dumps(results, indent=1))
     lines = ["| trained on \\ tested on | " + " | ".join(tests) + " |", "|---" * (len(tests) + 1) + "|"]
-    for name in trains:
+    for name in ("classic", "classic+mix", "eik", "eik+mix", "EIK"):
         cells = [results["cells"].get(f"{name} -> {t}") for t in tests]
         lines.append(f"| {name} | " + " | ".join(
             f"{c['acc'] * 100:.1f} ({c['ci'][0] * 100:.1f}-{c['ci'][1] * 100:.1f})" if c else "" for c in cells) + " |")
