@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 QS_DIR ?= quickstart_out
 
-.PHONY: install test quickstart doctor bench clean-venv
+.PHONY: install test lint quickstart doctor clean-venv
 
 install: $(STAMP)
 
@@ -13,8 +13,14 @@ $(STAMP): setup.cfg pyproject.toml constraints.txt requirements/lmms-eval-runtim
 	bash scripts/install.sh $(VENV)
 	@touch $(STAMP)
 
-test: $(STAMP)
+test: lint
 	$(BIN)/python -m pytest -q --durations=15
+
+# ruff (pyproject.toml), the stage layering (.importlinter) and no import cycles (scripts/check_cycles.py)
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports
+	$(BIN)/python scripts/check_cycles.py
 
 quickstart: $(STAMP)
 	$(BIN)/llava-ecg quickstart -o $(QS_DIR)

@@ -130,7 +130,7 @@ def _write_code15(folder: Path, n_exams: int, n_stored: int) -> Path:
 def bench_code15(work: Path, n: int, stream_n: int) -> None:
     import h5py
 
-    from llava_ecg.signals import SkipCounter, iter_dataset, read_record
+    from llava_ecg.signals import read_record
 
     part = _write_code15(work / "code15_small", max(n, 500), 200)
     with h5py.File(part, "r") as f:
@@ -166,7 +166,7 @@ def stream_only(folder: str, stream_n: int) -> None:
     t = time.perf_counter()
     checkpoints = {}
     count = 0
-    for count, (ref, ecg) in enumerate(iter_dataset(folder, source="code15", skipped=skipped), start=1):
+    for count, _ in enumerate(iter_dataset(folder, source="code15", skipped=skipped), start=1):
         if count in (1, stream_n // 10, stream_n // 2, stream_n):
             checkpoints[count] = rss_mb()
     dt = time.perf_counter() - t

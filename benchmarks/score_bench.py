@@ -12,7 +12,7 @@ import random
 import time
 
 from llava_ecg.eval import score
-from llava_ecg.eval.subsets import get_subset
+from llava_ecg.catalog.subsets import get_subset
 
 G12_PROMPT = "Answer the following multiple choice question.\n" + "\n".join(
     f"{c}. OPT{c}(option {c}), X(x), Y(y), Z(z)" for c in "ABCDEFGH")

@@ -100,7 +100,7 @@ def version_rules(versions: dict[str, str | None]) -> list[Finding]:
 def _try_import(check: str, statement: str, fix: str) -> Finding:
     try:
         exec(statement, {})
-    except Exception as exc:  # noqa: BLE001 - we report any import-time failure
+    except Exception as exc:  # we report any import-time failure
         return Finding("FAIL", check, f"`{statement}` failed: {type(exc).__name__}: {exc}", fix)
     return Finding("OK", check, "imports")
 
@@ -125,7 +125,7 @@ def import_checks(versions: dict[str, str | None]) -> list[Finding]:
         try:
             eps[0].load()
             out.append(Finding("OK", "lmms-eval plugin", f"entry point {eps[0].value} loads"))
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             out.append(Finding("FAIL", "lmms-eval plugin", f"{eps[0].value}: {type(exc).__name__}: {exc}",
                                "reinstall llava-ecg"))
     return out
@@ -158,7 +158,7 @@ def tokenizer_check(model_dir: str) -> Finding:
 
     try:
         tok = AutoTokenizer.from_pretrained(model_dir, use_fast=False)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         return Finding("FAIL", "tokenizer", f"{model_dir}: {type(exc).__name__}: {exc}", "see docs/install.md")
     if getattr(tok, "is_fast", False) or tok.unk_token is None:
         return Finding("FAIL", "tokenizer", f"{model_dir}: {type(tok).__name__} (fast or without unk token)",

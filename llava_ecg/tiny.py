@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 # Preset shapes. "test" is as small as upstream code paths allow; "quickstart" is what learned rhythm from images on
-# 2 CPU cores (see docs/quickstart.md and ../shared/reference/LEARNABILITY.md).
+# 2 CPU cores (see docs/quickstart.md and docs/training.md).
 PRESETS = {
     "test": dict(llm_hidden=64, llm_layers=2, llm_heads=4, vision_hidden=32, vision_layers=2, vision_heads=2,
                  patch=8, image_hw=(32, 32), vocab=600),

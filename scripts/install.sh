@@ -13,8 +13,9 @@ PIP=("$VENV/bin/python" -m pip --disable-pip-version-check)
 if ! "$VENV/bin/python" -c "import torch" 2>/dev/null; then
   "${PIP[@]}" install -q -c constraints.txt torch ${TORCH_INDEX_URL:+--index-url "$TORCH_INDEX_URL"}
 fi
-# 2. the project (editable) and the runtime deps lmms-eval really needs, under the measured pins
-"${PIP[@]}" install -q -c constraints.txt -e ".[dev]" -r requirements/lmms-eval-runtime.txt
+# 2. the project (editable) with the training stack, lmms-eval's API-model deps and the runtime deps lmms-eval
+#    really needs, under the measured pins
+"${PIP[@]}" install -q -c constraints.txt -e ".[train,api,dev]" -r requirements/lmms-eval-runtime.txt
 # 3. upstream LLaVA and lmms-eval without their (incompatible) declared dependencies
 "${PIP[@]}" install -q --no-deps -c constraints.txt -r requirements/upstream.txt
 "$VENV/bin/llava-ecg" doctor --quiet || { echo "install.sh: llava-ecg doctor reports a broken stack" >&2; exit 1; }

@@ -22,8 +22,9 @@ Stable public API (lmms-eval task ``utils.py`` and users rely on it; see docs/sc
     ``get_subset`` also accepts short names (``cpsc``) and lmms-eval task names (``ecgbench_cpsc``).
 """
 from llava_ecg.eval.errors import EvalInputError, JudgeNotConfigured
-from llava_ecg.eval.scoring import MODES, Parsed, Scores, item_for, parse_prediction, score, score_items
-from llava_ecg.eval.subsets import KINDS, SUBSETS, Subset, get_subset, register_subset
+from llava_ecg.eval.scores import Scores
+from llava_ecg.eval.scoring import MODES, Parsed, item_for, parse_prediction, score, score_items
+from llava_ecg.catalog.subsets import KINDS, SUBSETS, Subset, get_subset, register_subset
 
 __all__ = [
     "EvalInputError",

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 from llava_ecg.argtypes import non_negative_int, output_path, positive_float, positive_int
 
@@ -18,6 +17,8 @@ def _add_judge_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--concurrency", type=positive_int, help="parallel judge requests (default 8)")
     group.add_argument("--cache-dir", help="judge cache folder (default $LLAVA_ECG_LLM_CACHE or ~/.cache/llava_ecg/llm)")
     group.add_argument("--prompt-file", help="replace the judge instruction text (e.g. the paper's Fig A9/A10 text)")
+    group.add_argument("--layout-file", help="YAML template placing instruction, reference and answer in the request "
+                                             "(default: the authors' layout; docs/judge.md)")
     group.add_argument("--no-json-mode", action="store_true", help="do not send response_format=json_object")
     group.add_argument("--timeout", type=positive_float, help="seconds per judge request (default 120)")
 
@@ -58,6 +59,13 @@ def register(subparsers) -> None:
     r.add_argument("results_dir", metavar="RESULTS_DIR", help="folder with score files and/or lmms-eval results")
     r.add_argument("-o", "--output", type=output_path, help="folder for report.md and plots (default RESULTS_DIR)")
     r.add_argument("--no-plots", action="store_true", help="write report.md only")
+    r.add_argument("--paper-rows", metavar="MODELS",
+                   help="the paper's rows to show: default (PULSE-7B, GPT-4o, GPT-4o mini, Gemini 1.5 Pro, Claude 3.5 "
+                        "Sonnet, LLaVA-Med, ...), all, none, or comma-separated model names")
+    r.add_argument("--ablation", choices=("table5", "table6"),
+                   help="also print an ablation table (one run per training set) beside PULSE Table 5 or 6")
+    r.add_argument("--ablation-full", metavar="RUN",
+                   help="the run trained on the full mix (AVG reference; default: the best average)")
     r.set_defaults(func=_report)
 
 
@@ -76,7 +84,8 @@ def _judge_from_args(args):
                                  "or empty")
     prompt_file = {"report": args.prompt_file, "arena": args.prompt_file} if args.prompt_file else None
     return Judge.from_env(
-        progress=not args.quiet, prompt_file=prompt_file, base_url=args.judge_url, model=args.judge_model,
+        progress=not args.quiet, prompt_file=prompt_file, layout=args.layout_file, base_url=args.judge_url,
+        model=args.judge_model,
         api_key=key, auth=args.judge_auth, api_version=args.api_version, concurrency=args.concurrency,
         cache_dir=args.cache_dir, timeout_s=args.timeout, json_mode=False if args.no_json_mode else None,
     )
@@ -91,7 +100,7 @@ def _run(args, *, judged_only: bool) -> int:
     from llava_ecg.eval.references import load_references
     from llava_ecg.eval.results import score_document, write_json_atomic
     from llava_ecg.eval.scoring import references_mismatch
-    from llava_ecg.eval.subsets import ARENA, REPORT
+    from llava_ecg.catalog.subsets import ARENA, REPORT
 
     try:
         subset = get_subset(args.subset)
@@ -119,11 +128,12 @@ def _run(args, *, judged_only: bool) -> int:
         write_json_atomic(args.output, doc)
     print(json.dumps({"subset": subset.name, "mode": args.mode, **_printable(scores)}, indent=1))
     if judged and scores.get("failed"):
+        from llava_ecg.errors import RunFailed
+
         first = next((r.error for r in getattr(scores, "records", None) or () if getattr(r, "error", None)), None)
         where = f"per-item errors in {args.output}" if args.output else "-o FILE writes per-item errors"
-        print(f"warning: the judge failed on {scores['failed']} of {scores['n']} items ({where}; first: {first}); "
-              "rerun to retry them — successful items are cached", file=sys.stderr)
-        return 1
+        raise RunFailed(f"the judge failed on {scores['failed']} of {scores['n']} items ({where}; first: {first}); "
+                        "rerun to retry them — successful items are cached")
     return 0
 
 
@@ -144,5 +154,13 @@ def _judge(args) -> int:
 def _report(args) -> int:
     from llava_ecg.eval.report import write_report
 
-    print(write_report(args.results_dir, args.output, plots=not args.no_plots))
+    path = write_report(args.results_dir, args.output, plots=not args.no_plots, paper_rows=args.paper_rows)
+    if args.ablation:
+        from llava_ecg.eval.ablation import ablation_table
+        from llava_ecg.eval.results import load_results, write_text_atomic
+
+        text = ablation_table(load_results(args.results_dir), args.ablation, full_run=args.ablation_full)
+        write_text_atomic(path.parent / f"ablation-{args.ablation}.md", text)
+        print(text)
+    print(path)
     return 0

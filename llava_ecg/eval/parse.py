@@ -1,6 +1,6 @@
 """Turning a model's answer into labels, a letter or a set of options — in the authors' way or robustly.
 
-``pulse`` functions reproduce the released ECGBench scorer's semantics (PULSE.md §2.3) including its quirks;
+``pulse`` functions reproduce the released ECGBench scorer's semantics (docs/scoring.md) including its quirks;
 ``strict`` functions are what we recommend (docs/scoring.md lists every difference). Neither consumes
 randomness: the pulse-mode random fallback for unparseable MCQ answers happens in
 :func:`llava_ecg.eval.scoring.score_items`, in document order.
@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from llava_ecg.eval.subsets import EXTRACT_LETTERS, Subset
+from llava_ecg.catalog.subsets import EXTRACT_LETTERS, Subset
 
 ANSWER_MARK = "Answer:"
 CODE15_NORM, CODE15_ABNORMAL = "NORM", "ABNORMAL"

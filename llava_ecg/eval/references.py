@@ -1,6 +1,6 @@
 """Reading ECGBench rows: the question, the gold answer and the arena turns, whatever the export.
 
-Accepted row shapes (all seen in the wild, see FORMATS.md §A6):
+Accepted row shapes (all seen in the wild):
 - Hugging Face parquet / ``datasets`` rows: ``{id, image_path, image, conversations: [{from, value}, ...]}``;
   ``conversations`` may arrive as a numpy array of dicts (pandas) and ``ecgqa-test`` gold values as lists.
 - The authors' README export: ``{id, image, conversations}``; their older report file uses ``conversation``

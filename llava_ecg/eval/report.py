@@ -1,7 +1,13 @@
-"""``llava-ecg report``: a Markdown table of our scores beside the paper's PULSE-7B and GPT-4o rows, plus plots.
+"""``llava-ecg report``: every evaluated model's numbers beside the paper's rows, in one table and one plot.
 
-Plots use matplotlib (already a dependency; Agg backend, no display): per-class F1 bars for the multi-label
-subsets, a confusion matrix per MCQ subset, and a radar of every subset's headline metric against the paper.
+The main table puts each run's ``pulse``-mode metrics (the authors' semantics, comparable with the paper) beside the
+paper's rows (:mod:`llava_ecg.catalog.baselines`, PULSE v1 Tables 3-4: PULSE-7B, GPT-4o, GPT-4o mini, Gemini 1.5 Pro,
+Claude 3.5 Sonnet, LLaVA-Med, ... — ``--paper-rows`` picks them); a second table has the runs' ``strict`` metrics with
+bootstrap intervals. ``paper_comparison.png`` draws each subset's headline metric as grouped bars for all of them.
+Several runs and models at once: every score file and lmms-eval results file under the folder is one run; a run
+scored both ways (its lmms-eval results and ``llava-ecg score -o`` on its sample log) is listed once
+(:func:`llava_ecg.eval.results.load_results`). Plots use matplotlib (Agg backend, no display); per-class F1 bars and
+MCQ confusion matrices come with them.
 """
 from __future__ import annotations
 
@@ -10,17 +16,17 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
+from llava_ecg.catalog.baselines import SOURCE, PaperRow, select
 from llava_ecg.eval.results import ResultSet, load_results
-from llava_ecg.eval.subsets import MCQ, MULTILABEL, SUBSETS, get_subset
+from llava_ecg.catalog.subsets import ARENA, MCQ, MULTILABEL, REPORT, SUBSETS, get_subset
 
-PAPER_ROWS = ("PULSE-7B", "GPT-4o")
 IN_DOMAIN = ("ptb-test", "ptb-test-report", "code15-test", "ecgqa-test")
 OUT_OF_DOMAIN = ("cpsc-test", "csn-test-no-cot", "g12-test-no-cot", "mmmu-ecg", "arena")
 _METRIC_TITLE = {"auc": "AUC", "f1": "F1", "hl": "HL↓", "acc": "Acc", "score": "Score"}
 
 
 def headline(subset_name: str) -> str:
-    """The metric the radar and the ablation tables use: F1 for multi-label subsets, else the only metric."""
+    """The metric the plot and the ablation tables use: F1 for multi-label subsets, else the only metric."""
     subset = get_subset(subset_name)
     return "f1" if subset.kind == MULTILABEL else subset.metrics[0]
 
@@ -34,27 +40,40 @@ def _fmt(value, ci=None) -> str:
     return text
 
 
-def _runs(results: Sequence[ResultSet]) -> list[tuple[str, str]]:
-    seen: dict[tuple[str, str], None] = {}
-    for r in results:
-        seen.setdefault((r.run, r.mode), None)
-    return list(seen)
+def _runs(results: Sequence[ResultSet]) -> list[str]:
+    return list(dict.fromkeys(r.run for r in results))
 
 
-def _table(title: str, subsets: Sequence[str], results: Sequence[ResultSet], *, with_ci: bool) -> list[str]:
-    cols = [(s, m) for s in subsets for m in SUBSETS[s].metrics]
+def _columns() -> list[tuple[str, str]]:
+    return [(s, m) for s in IN_DOMAIN + OUT_OF_DOMAIN for m in SUBSETS[s].metrics]
+
+
+def _header(cols) -> list[str]:
     header = ["Model"] + [f"{SUBSETS[s].title} {_METRIC_TITLE[m]}" for s, m in cols]
-    lines = [f"## {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" + "---:|" * len(cols)]
+    return ["| " + " | ".join(header) + " |", "|---|" + "---:|" * len(cols)]
+
+
+def _value(index, run: str, mode: str, subset: str) -> ResultSet | None:
+    """A run's result in ``mode``; judged subsets are the same in both modes, so either file serves."""
+    found = index.get((run, mode, subset))
+    if found is None and get_subset(subset).kind in (REPORT, ARENA):
+        found = index.get((run, "strict" if mode == "pulse" else "pulse", subset))
+    return found
+
+
+def _table(results: Sequence[ResultSet], paper: Sequence[PaperRow], *, mode: str, with_ci: bool) -> list[str]:
+    cols = _columns()
     index = {(r.run, r.mode, r.subset): r for r in results}
-    for run, mode in _runs(results):
-        cells = []
-        for s, m in cols:
-            r = index.get((run, mode, s))
-            cells.append(_fmt(r.metrics.get(m), r.metrics.get(f"{m}_ci95") if with_ci else None) if r else "–")
+    lines = _header(cols)
+    for run in _runs(results):
+        found = [_value(index, run, mode, s) for s, _ in cols]
+        if not any(found):
+            continue
+        cells = [_fmt(r.metrics.get(m), r.metrics.get(f"{m}_ci95") if with_ci else None) if r else "–"
+                 for r, (_, m) in zip(found, cols)]
         lines.append(f"| {run} ({mode}) | " + " | ".join(cells) + " |")
-    for model in PAPER_ROWS:
-        cells = [_fmt(SUBSETS[s].paper.get(model, {}).get(m)) for s, m in cols]
-        lines.append(f"| {model} (paper v1) | " + " | ".join(cells) + " |")
+    for row in paper:
+        lines.append(f"| {row.model} (paper v1) | " + " | ".join(row.cell(s, m) for s, m in cols) + " |")
     return lines + [""]
 
 
@@ -81,11 +100,15 @@ def _slug(*parts: str) -> str:
     return "_".join(re.sub(r"[^A-Za-z0-9.-]+", "-", p).strip("-") for p in parts)
 
 
-def write_report(results_dir: str | Path, out_dir: str | Path | None = None, *, plots: bool = True) -> Path:
-    """Write ``report.md`` (and PNGs) into ``out_dir`` (default: ``results_dir``); return the Markdown path."""
+def write_report(results_dir: str | Path, out_dir: str | Path | None = None, *, plots: bool = True,
+                 paper_rows: str | None = None) -> Path:
+    """Write ``report.md`` (and PNGs) into ``out_dir`` (default: ``results_dir``); return the Markdown path.
+
+    ``paper_rows``: which of the paper's models to show (:func:`llava_ecg.catalog.baselines.select`)."""
     from llava_ecg.eval.errors import EvalInputError
     from llava_ecg.eval.results import write_text_atomic
 
+    paper = select(paper_rows)
     results = load_results(results_dir)
     if not results:
         raise EvalInputError(f"{results_dir}: no score files (llava-ecg score -o ...) or lmms-eval results found")
@@ -94,15 +117,18 @@ def write_report(results_dir: str | Path, out_dir: str | Path | None = None, *, 
     with_ci = any(any(k.endswith("_ci95") for k in r.metrics) for r in results)
     lines = [
         "# ECGBench results", "",
-        "Ours: metrics ×100 with bootstrap 95 % intervals where computed. Paper rows: PULSE v1 Tables 3–4 "
-        "(`pulse` semantics, GPT-4o judge for report/arena). Compare `pulse`-mode rows with the paper; see "
-        "docs/scoring.md for what `strict` changes.", "",
+        f"Metrics ×100 (HL: lower is better). Paper rows: {SOURCE} (AUC on hard labels; GPT-4o judge for report "
+        "and arena; '†' copied by the authors, '*' from the method's online software). Our runs in `pulse` mode use "
+        "the authors' scoring semantics and compare with them; `strict` mode (below, with bootstrap 95 % "
+        "intervals) is our corrected scoring, see docs/scoring.md.", "",
+        "## Beside the paper (pulse semantics)", "",
     ]
-    lines += _table("In-domain (paper Table 3)", IN_DOMAIN, results, with_ci=with_ci)
-    lines += _table("Out-of-domain (paper Table 4)", OUT_OF_DOMAIN, results, with_ci=with_ci)
+    lines += _table(results, paper, mode="pulse", with_ci=False)
+    lines += ["## Strict mode (ours)", ""]
+    lines += _table(results, [], mode="strict", with_ci=with_ci)
     lines += _details(results)
     if plots:
-        images = _plots(results, out)
+        images = _plots(results, paper, out)
         if images:
             lines += ["## Plots", ""] + [f"![{p.stem}]({p.name})" for p in images] + [""]
     path = out / "report.md"
@@ -110,20 +136,19 @@ def write_report(results_dir: str | Path, out_dir: str | Path | None = None, *, 
     return path
 
 
-def _plots(results: Sequence[ResultSet], out: Path) -> list[Path]:
+def _plots(results: Sequence[ResultSet], paper: Sequence[PaperRow], out: Path) -> list[Path]:
     import matplotlib
 
     matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt
 
-    paths = []
+    paths = [_comparison(plt, results, paper, out / "paper_comparison.png")]
     for r in results:
         subset = get_subset(r.subset)
         if subset.kind == MULTILABEL and r.per_class:
             paths.append(_f1_bars(plt, r, out / f"f1_{_slug(r.subset, r.run, r.mode)}.png"))
         if subset.kind == MCQ and r.confusion:
             paths.append(_confusion(plt, r, subset.letters, out / f"confusion_{_slug(r.subset, r.run, r.mode)}.png"))
-    paths.append(_radar(plt, results, out / "radar.png"))
     return paths
 
 
@@ -170,28 +195,32 @@ def _confusion(plt, r: ResultSet, letters: Sequence[str], path: Path) -> Path:
     return _save(plt, fig, path)
 
 
-def _radar(plt, results: Sequence[ResultSet], path: Path) -> Path:
+def _comparison(plt, results: Sequence[ResultSet], paper: Sequence[PaperRow], path: Path) -> Path:
+    """Grouped bars: one group per subset (its headline metric), one bar per run (pulse mode) and paper row."""
     import numpy as np
 
     names = list(IN_DOMAIN + OUT_OF_DOMAIN)
-    angles = np.linspace(0, 2 * np.pi, len(names), endpoint=False).tolist()
-    fig = plt.figure(figsize=(6, 6))
-    ax = fig.add_subplot(polar=True)
-    series: list[tuple[str, list[float], str]] = []
-    for run, mode in _runs(results):
-        values = []
-        for name in names:
-            match = [r for r in results if r.run == run and r.mode == mode and r.subset == name]
-            v = match[0].metrics.get(headline(name)) if match else None
-            values.append(float("nan") if v is None else float(v))
-        series.append((f"{run} ({mode})", values, "-"))
-    for model in PAPER_ROWS:
-        series.append((f"{model} (paper)", [float(SUBSETS[n].paper.get(model, {}).get(headline(n), float("nan")))
-                                             for n in names], "--"))
-    for label, values, style in series:
-        ax.plot(angles + angles[:1], values + values[:1], style, marker="o", markersize=3, label=label)
-    ax.set_xticks(angles, [f"{SUBSETS[n].title}\n{_METRIC_TITLE[headline(n)]}" for n in names], fontsize=7)
+    index = {(r.run, r.mode, r.subset): r for r in results}
+    series: list[tuple[str, list[float], bool]] = []
+    for run in _runs(results):
+        found = [_value(index, run, "pulse", n) for n in names]
+        if any(found):
+            series.append((f"{run} (pulse)", [float(r.metrics.get(headline(n), math.nan)) if r else math.nan
+                                              for r, n in zip(found, names)], True))
+    for row in paper:
+        values = row.values
+        series.append((f"{row.model} (paper)", [values.get((n, headline(n)), math.nan) for n in names], False))
+    width = 0.8 / max(len(series), 1)
+    fig, ax = plt.subplots(figsize=(max(8, 0.35 * len(series) * len(names)), 4.2))
+    x = np.arange(len(names))
+    colours = plt.get_cmap("tab20")
+    for k, (label, values, ours) in enumerate(series):
+        heights = [0 if math.isnan(v) else v for v in values]
+        ax.bar(x + (k - (len(series) - 1) / 2) * width, heights, width, label=label, color=colours(k % 20),
+               edgecolor="black" if ours else "none", linewidth=0.8 if ours else 0, hatch="//" if ours else None)
+    ax.set_xticks(x, [f"{SUBSETS[n].title}\n{_METRIC_TITLE[headline(n)]}" for n in names], fontsize=7)
     ax.set_ylim(0, 100)
-    ax.legend(loc="upper right", bbox_to_anchor=(1.35, 1.1), fontsize=7)
-    ax.set_title("ECGBench headline metrics vs paper v1", fontsize=10)
+    ax.set_ylabel("×100 (pulse semantics)")
+    ax.legend(fontsize=6, ncol=2, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    ax.set_title("ECGBench headline metrics: evaluated models (hatched) beside PULSE v1 Tables 3-4", fontsize=9)
     return _save(plt, fig, path)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from llava_ecg import atomic
-from llava_ecg.eval.subsets import get_subset
+from llava_ecg.catalog.subsets import get_subset
 
 FORMAT = "llava-ecg-score/1"
 
@@ -54,7 +54,8 @@ def load_results(root: str | Path) -> list[ResultSet]:
         from llava_ecg.eval.errors import EvalInputError
 
         raise EvalInputError(f"{root}: results folder not found")
-    found: list[ResultSet] = []
+    ours: list[tuple[ResultSet, tuple | None]] = []
+    lmms: list[tuple[ResultSet, tuple]] = []
     for path in sorted(root.rglob("*.json")):
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
@@ -63,17 +64,38 @@ def load_results(root: str | Path) -> list[ResultSet]:
         if not isinstance(data, dict):
             continue
         if data.get("format") == FORMAT:
-            found.append(ResultSet(data["subset"], str(data.get("model") or path.parent.name), data.get("mode", "?"),
-                                   _nan(data.get("metrics", {})), data.get("per_class") or [],
-                                   data.get("confusion") or {}, str(path)))
+            result = ResultSet(data["subset"], str(data.get("model") or path.parent.name), data.get("mode", "?"),
+                               _nan(data.get("metrics", {})), data.get("per_class") or [],
+                               data.get("confusion") or {}, str(path))
+            ours.append((result, _run_key(data.get("predictions"), "_samples_")))
         elif isinstance(data.get("results"), dict):
-            found.extend(_from_lmms(data, path))
+            lmms.extend((r, _run_key(path, "_results")) for r in _from_lmms(data, path))
+    # One lmms-eval run rescored with `llava-ecg score -o` on its sample log is listed once: the score file (it has
+    # the per-class tables) under the run's name; the lmms-eval entry of the same subset and mode is dropped.
+    labels = {key: r.run for r, key in lmms if key is not None}
+    scored = set()
+    for result, key in ours:
+        if key is not None and key in labels:
+            result.run = labels[key]
+            scored.add((key, result.subset, result.mode))
+    found = [r for r, _ in ours] + [r for r, key in lmms if (key, r.subset, r.mode) not in scored]
     order = {name: i for i, name in enumerate(_subset_order())}
     return sorted(found, key=lambda r: (order.get(r.subset, 99), r.run, r.mode))
 
 
+def _run_key(path, marker: str) -> tuple | None:
+    """lmms-eval names one run's files ``<folder>/<timestamp>_results.json`` and
+    ``<folder>/<timestamp>_samples_<task>.jsonl``: ``(folder, timestamp)`` identifies the run."""
+    if not path:
+        return None
+    path = Path(path).resolve()
+    if marker not in path.name:
+        return None
+    return str(path.parent), path.name.split(marker, 1)[0]
+
+
 def _subset_order() -> list[str]:
-    from llava_ecg.eval.subsets import SUBSETS
+    from llava_ecg.catalog.subsets import SUBSETS
 
     return list(SUBSETS)
 
@@ -119,10 +141,11 @@ def _from_lmms(data: dict, path: Path) -> list[ResultSet]:
 
 
 def _model_label(model_args: str) -> str:
-    for part in model_args.split(","):
-        if part.startswith("pretrained="):
-            return Path(part.split("=", 1)[1].rstrip("/")).name
-    return ""
+    """The checkpoint folder's name (``pretrained=``), else the API model (``model_version=`` / ``model=``)."""
+    args = dict(part.split("=", 1) for part in model_args.split(",") if "=" in part)
+    if args.get("pretrained"):
+        return Path(args["pretrained"].rstrip("/")).name
+    return args.get("model_version") or args.get("model") or ""
 
 
 def write_text_atomic(path: str | Path, text: str) -> Path:

@@ -14,8 +14,10 @@ import numpy as np
 
 from llava_ecg.eval import metrics, parse
 from llava_ecg.eval import references as rows_io
+from llava_ecg.catalog.subsets import ARENA, ECGQA, MCQ, MULTILABEL, REPORT, Subset, get_subset
 from llava_ecg.eval.errors import EvalInputError
-from llava_ecg.eval.subsets import ARENA, ECGQA, MCQ, MULTILABEL, REPORT, Subset, get_subset
+from llava_ecg.eval.judge import score_judged
+from llava_ecg.eval.scores import Scores
 
 MODES = ("strict", "pulse")
 #: The authors seed Python's ``random`` with 42; we create one generator per subset and consume it in order.
@@ -36,30 +38,6 @@ class Parsed:
 
     def as_dict(self) -> dict:
         return asdict(self)
-
-
-class Scores(dict):
-    """Headline metrics (floats ×100, counts as ints, ``*_ci95`` as ``[lo, hi]``) — a plain dict, JSON-ready.
-
-    Extra detail rides along as attributes: ``per_class`` (multi-label: one row per class), ``confusion``
-    (MCQ: ``{gold: {pred: count}}``), ``records`` (per-item :class:`Parsed` or judge results).
-    """
-
-    per_class: list[dict]
-    confusion: dict
-    records: list
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.per_class, self.confusion, self.records = [], {}, []
-
-    def details(self) -> dict:
-        return {
-            "metrics": dict(self),
-            "per_class": self.per_class,
-            "confusion": self.confusion,
-            "items": [i.as_dict() if hasattr(i, "as_dict") else i for i in self.records],
-        }
 
 
 def _check_mode(mode: str) -> None:
@@ -171,7 +149,6 @@ def score_items(
     if not unpacked:
         raise EvalInputError(f"{subset.name}: nothing to score (0 predictions)")
     if subset.kind in (REPORT, ARENA):
-        from llava_ecg.eval.judge import score_judged
 
         return score_judged(subset, [(p, compact_reference(subset, r)) for p, r, _ in unpacked],
                             judge=judge, bootstrap=bootstrap, seed=seed)

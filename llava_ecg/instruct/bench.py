@@ -4,9 +4,7 @@ Rows are ``{"id", "image", "conversations": [{"from": "human", "value": prompt},
 exactly as the authors' README exports ECGBench (no ``<image>`` token in the prompt; ``ecgqa-test`` answers are
 lists of strings), so the same lmms-eval tasks and scorers run on a fresh sample or on hospital data.
 
-Prompts for ``cpsc-test``, ``code15-test``, ``g12-test-no-cot``/``csn-test-no-cot``, ``ptb-test-report`` and
-``ecgqa-test`` are the published ones, byte for byte (PULSE.md §2.2). The ``ptb-test`` prompt is not published
-(unconfirmed); ours follows the ``cpsc-test`` wording with the PTB-XL superclasses.
+Prompts, label spaces and each subset's source come from :mod:`llava_ecg.catalog.subsets`.
 """
 from __future__ import annotations
 
@@ -18,53 +16,36 @@ from typing import Any, Callable
 
 from tqdm.auto import tqdm
 
+from llava_ecg.catalog.labels import CPSC_SPACE, Label
+from llava_ecg.catalog.sources import CHALLENGE_SOURCES, SOURCES
+from llava_ecg.catalog.subsets import RHYTHM_MCQ_OPTIONS, SUBSETS, get_subset
 from llava_ecg.errors import LlavaEcgError
+from llava_ecg.registry import Registry
 
 from . import io as rio
 from .build import stable_seed
-from .facts import SOURCES, RecordFacts, record_facts
+from .facts import RecordFacts, record_facts
 from .sources import reader_source
-from .labels import CPSC_SPACE, Label
-from .tasks import LETTERS, clean_report, is_probably_english
+from .engine import LETTERS, clean_report, is_probably_english
 
 log = logging.getLogger(__name__)
 
-CPSC_PROMPT = (
-    "You are provided with an ECG signal image. Please classify the ECG image into the following diagnostic "
-    "statement classes:\nNORM(Normal ECG), AF(Atrial fibrillation), I-AVB(First-degree atrioventricular block), "
-    "LBBB(Left bundle branch block), RBBB(Right bundle branch block), PAC(Premature atrial contraction), "
-    "PVC(Premature ventricular contraction), STD(ST-segment depression), STE(ST-segment elevated)\n"
-    "Directly output the class name and separate with a semicolon.")
-PTB_PROMPT = (  # not published; modelled on CPSC_PROMPT
-    "You are provided with an ECG signal image. Please classify the ECG image into the following diagnostic "
-    "statement classes:\nNORM(Normal ECG), MI(Myocardial Infarction), STTC(ST/T Change), "
-    "CD(Conduction Disturbance), HYP(Hypertrophy)\nDirectly output the class name and separate with a semicolon.")
-CODE15_PROMPT = "Classify the ECG as normal or abnormal. Provide NORM or ABNORMAL as the output."
-REPORT_PROMPT = "Write a diagnostic report for this ECG image."
-MCQ_PROMPT = (
-    "Answer the following multiple choice question. The last line of your response should be of the following "
-    "format: 'Answer: $LETTER' (without quotes) where LETTER is one of options. Provide the correct option "
-    "directly.\nDetermine the appropriate class for the ECG image.\n")
 TEST_FRACTION_BY_PATIENT = 10  # sources with patient ids but no official split: 1 patient in 10 is test
-
-SUBSET_SOURCES = {"ptb-test": "ptbxl", "ptb-test-report": "ptbxl", "code15-test": "code15", "cpsc-test": "cpsc",
-                  "g12-test-no-cot": "g12", "csn-test-no-cot": "csn", "ecgqa-test": "ecgqa"}
 DEFAULT_LIMIT = {"ptb-test-report": 500}
-CHALLENGE_DATABASES = ("cpsc", "g12", "csn", "ptbxl")  # a PhysioNet/CinC 2020/21 folder holds these databases
 
 
 def subsets_of_source(source: str) -> list[str]:
     """The subsets built from ``source`` when none is named (a Challenge folder: its databases' subsets)."""
-    wanted = CHALLENGE_DATABASES[:3] if source == "challenge" else (source,)
-    return [name for name, src in SUBSET_SOURCES.items() if src in wanted]
+    wanted = CHALLENGE_SOURCES[:3] if source == "challenge" else (source,)
+    return [name for name in BUILDERS if get_subset(name).source in wanted]
 
 
 def check_subset_source(subset: str, source: str) -> None:
     """Refuse a subset that cannot come from ``source`` (``ptb-test`` from CODE-15% records)."""
-    needed = SUBSET_SOURCES.get(subset)
+    needed = get_subset(subset).source if subset in SUBSETS else None
     if needed is None or needed == source or source == "custom":
         return
-    if source == "challenge" and needed in CHALLENGE_DATABASES:
+    if source == "challenge" and needed in CHALLENGE_SOURCES:
         return
     raise BenchError(f"--subset {subset} is built from {needed} records, not --source {source}")
 
@@ -82,12 +63,13 @@ class BenchRow:
 
 
 SubsetFn = Callable[[RecordFacts, Any, random.Random], "list[BenchRow]"]
-SUBSETS: dict[str, SubsetFn] = {}
+BUILDERS: Registry[SubsetFn] = Registry("buildable subset", error=BenchError)
 
 
-def subset(name: str):
+def subset(*names: str):
     def wrap(fn: SubsetFn) -> SubsetFn:
-        SUBSETS[name] = fn
+        for name in names:
+            BUILDERS.register(name, fn)
         return fn
     return wrap
 
@@ -96,27 +78,28 @@ def subset(name: str):
 def _ptb(facts, ecg, rng):
     if not facts.superclasses:
         return []  # no diagnostic statement: nothing to score
-    return [BenchRow("", PTB_PROMPT, ";".join(facts.superclasses), list(facts.superclasses))]
+    return [BenchRow("", get_subset("ptb-test").prompt, ";".join(facts.superclasses), list(facts.superclasses))]
 
 
 @subset("cpsc-test")
 def _cpsc(facts, ecg, rng):
     codes = [label.code for label in CPSC_SPACE.labels if label.code in facts.label_codes()]
-    return [BenchRow("", CPSC_PROMPT, ";".join(codes), codes)] if codes else []
+    return [BenchRow("", get_subset("cpsc-test").prompt, ";".join(codes), codes)] if codes else []
 
 
 @subset("code15-test")
 def _code15(facts, ecg, rng):
     if facts.superclasses not in (["NORM"], ["ABNORMAL"]):
         return []  # normal_ecg unknown
-    return [BenchRow("", CODE15_PROMPT, facts.superclasses[0], facts.superclasses + facts.label_codes())]
+    prompt = get_subset("code15-test").prompt
+    return [BenchRow("", prompt, facts.superclasses[0], facts.superclasses + facts.label_codes())]
 
 
 @subset("ptb-test-report")
 def _report(facts, ecg, rng):
     if not facts.report or not is_probably_english(facts.report):
         return []  # non-English reports need --llm-url (translation) first
-    return [BenchRow("", REPORT_PROMPT, clean_report(facts.report), facts.label_codes())]
+    return [BenchRow("", get_subset("ptb-test-report").prompt, clean_report(facts.report), facts.label_codes())]
 
 
 def mcq_options(present: list[Label], space: list[Label], rng: random.Random, n_options: int = 8,
@@ -149,28 +132,18 @@ def mcq_options(present: list[Label], space: list[Label], rng: random.Random, n_
     return options, answer_at
 
 
+@subset("g12-test-no-cot", "csn-test-no-cot")
 def _mcq(facts, ecg, rng):
     present = facts.labels
     if not present:
         return []
     options, i = mcq_options(present, facts.space.labels, rng)
-    prompt = MCQ_PROMPT + "\n".join(f"{LETTERS[k]}. {text}" for k, text in enumerate(options))
+    prompt = get_subset("g12-test-no-cot").prompt + "\n".join(f"{LETTERS[k]}. {text}" for k, text in enumerate(options))
     return [BenchRow("", prompt, f"{LETTERS[i]}. {options[i]}", facts.label_codes())]
 
 
-SUBSETS["g12-test-no-cot"] = _mcq
-SUBSETS["csn-test-no-cot"] = _mcq
-
-
-# Not an ECGBench subset: one fixed 4-option rhythm question (scored by lmms-eval task ``ecgbench_rhythm``).
-# Records qualify when exactly one of the four rhythms is among their labels and no other rhythm label is.
-RHYTHM_MCQ_OPTIONS = (("sinus rhythm", {"SR", "NSR"}), ("sinus bradycardia", {"SB", "SBRAD"}),
-                      ("sinus tachycardia", {"STACH"}), ("atrial fibrillation", {"AF", "AFIB"}))
-RHYTHM_MCQ_PROMPT = MCQ_PROMPT.replace("Determine the appropriate class for the ECG image.",
-                                       "What is the rhythm of this ECG?") + "\n".join(
-    f"{LETTERS[k]}. {name}" for k, (name, _) in enumerate(RHYTHM_MCQ_OPTIONS))
-
-
+# rhythm-mcq (scored by lmms-eval task ``ecgbench_rhythm``): records qualify when exactly one of the four
+# rhythms is among their labels and no other rhythm label is.
 def rhythm_mcq_choice(facts: RecordFacts) -> int | None:
     """Index of the record's rhythm among ``RHYTHM_MCQ_OPTIONS``, or None when it does not qualify."""
     rhythm = {label.code for label in facts.labels if label.family == "rhythm"}
@@ -185,16 +158,14 @@ def _rhythm_mcq(facts, ecg, rng):
     if k is None:
         return []
     name = RHYTHM_MCQ_OPTIONS[k][0]
-    return [BenchRow("", RHYTHM_MCQ_PROMPT, f"{LETTERS[k]}. {name}", facts.label_codes())]
+    return [BenchRow("", get_subset("rhythm-mcq").prompt, f"{LETTERS[k]}. {name}", facts.label_codes())]
 
 
 @subset("ecgqa-test")
 def _ecgqa(facts, ecg, rng):
-    from .ecgqa import BENCH_PROMPT
-
     rows = []
     for k, q in enumerate((ecg.meta or {}).get("ecgqa", [])):
-        prompt = BENCH_PROMPT.format(question=q["question"], options=", ".join(q["options"]))
+        prompt = get_subset("ecgqa-test").prompt.format(question=q["question"], options=", ".join(q["options"]))
         rows.append(BenchRow(f"-q_{k}", prompt, list(q["answer"]), list(q.get("attribute") or [])))
     return rows
 
@@ -206,7 +177,7 @@ def is_test_patient(source: str, patient: str | None, fraction: int = TEST_FRACT
 
 def bench_image_path(facts: RecordFacts, ext: str) -> str:
     """ECGBench naming: ``<folder>/<record name>-0.<ext>`` (e.g. ``cpsc/A6504-0.png``)."""
-    return f"{SOURCES[facts.source][1]}/{facts.name}-0.{ext}"
+    return f"{SOURCES[facts.source].folder}/{facts.name}-0.{ext}"
 
 
 def build_bench(subset_name: str, records, out_dir, *, seed: int = 0, limit: int | None = None,
@@ -223,10 +194,9 @@ def build_bench(subset_name: str, records, out_dir, *, seed: int = 0, limit: int
     """
     from llava_ecg.render.spec import RenderSpec
 
-    if subset_name not in SUBSETS:
-        raise BenchError(f"unknown subset {subset_name!r}; known: {', '.join(SUBSETS)}")
-    fn = SUBSETS[subset_name]
-    src = source or SUBSET_SOURCES.get(subset_name)  # rhythm-mcq: any source (each ECG's meta["source"])
+    fn = BUILDERS[subset_name]
+    subset_source = get_subset(subset_name).source
+    src = source or subset_source  # rhythm-mcq: any source (each ECG's meta["source"])
     by_database = src == "challenge"  # a Challenge folder: each record's database decides (cpsc / g12 / csn)
     if by_database:
         src = None
@@ -251,7 +221,7 @@ def build_bench(subset_name: str, records, out_dir, *, seed: int = 0, limit: int
             log.warning("skipping %s: %s", ref, exc)
             failed.append((ref, str(exc)))
             continue
-        if by_database and facts.source != SUBSET_SOURCES[subset_name]:
+        if by_database and facts.source != subset_source:
             skipped += 1  # e.g. a CPSC record in a Challenge folder while building g12-test-no-cot
             continue
         if patient_split and not is_test_patient(facts.source, facts.patient):
@@ -265,7 +235,7 @@ def build_bench(subset_name: str, records, out_dir, *, seed: int = 0, limit: int
         spec = RenderSpec(layout=layout, distort=distort, seed=stable_seed(seed, ref, "bench"), dpi=dpi,
                           format="png" if distort in (None, "none") else "jpg").to_dict()
         image = bench_image_path(facts, spec["format"])
-        prefix = SOURCES[facts.source][2]
+        prefix = SOURCES[facts.source].id_prefix
         rows, manifest = [], []
         for item in items:
             row = {"id": f"{prefix}-{_bench_name(facts)}{item.suffix}", "image": image,

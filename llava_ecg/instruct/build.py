@@ -17,15 +17,18 @@ import shutil
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable
 
 from tqdm.auto import tqdm
 
+from llava_ecg.catalog.sources import SOURCES
+
 from . import io as rio
-from .facts import SOURCES, RecordFacts, record_facts
+from . import tasks as _content  # noqa: F401  (registers the task families)
+from .engine import IMAGE_TOKEN, TASKS, Item, cells, run_task
+from .facts import RecordFacts, record_facts
 from .sources import reader_source
 from .targets import ALL_SOURCES, InstructConfigError, Schedule, load_targets, normalise, pulse_targets, shares_for
-from .tasks import IMAGE_TOKEN, TASKS, Item, cells, run_task
 
 ROWS_JSON = "ecginstruct.json"
 ROWS_JSONL = "ecginstruct.jsonl"
@@ -164,7 +167,7 @@ def image_relpath(facts: RecordFacts, k: int, ext: str, prefix: str = "") -> str
     if path.is_absolute() or ".." in path.parts:
         path = PurePosixPath(facts.name)
     stem = str(path.with_suffix("")) if path.suffix in (".hea", ".mat", ".dat") else str(path)
-    folder = SOURCES[facts.source][1] + (f"/{prefix.strip('/')}" if prefix else "")
+    folder = SOURCES[facts.source].folder + (f"/{prefix.strip('/')}" if prefix else "")
     return f"{folder}/{stem}-{k}.{ext}"
 
 
@@ -289,7 +292,7 @@ def record_rows(record: str, ecg, cfg: BuildConfig, *, ordinal: int = 0, schedul
         rng = random.Random(stable_seed(cfg.seed, facts.record, "hooks"))
         for hook in ITEM_HOOKS:
             items += hook(facts, ecg, rng)
-    prefix = SOURCES[facts.source][2]
+    prefix = SOURCES[facts.source].id_prefix
     rows, manifest = [], []
     for j, item in enumerate(items):
         k = j % len(specs)
@@ -325,7 +328,7 @@ def record_lane(ref: str, source: str | None) -> str:
         return source
     from llava_ecg.signals.challenge import database_of
 
-    from .facts import CHALLENGE_DATABASES
+    from llava_ecg.catalog.sources import CHALLENGE_DATABASES
 
     name = PurePosixPath(ref.replace("\\", "/")).name
     database = database_of(name.removesuffix(".hea").removesuffix(".mat"))
@@ -494,11 +497,6 @@ def _check_fingerprint(out: Path, cfg: BuildConfig, llm=None, synth=None) -> Non
     else:
         with rio.atomic_open(stamp) as fh:
             json.dump({"config": fp, "schema": "ecginstruct-v1"}, fh, indent=1, sort_keys=True)
-
-
-def _concat(paths: list[Path]) -> Iterator[dict]:
-    for p in paths:
-        yield from rio.iter_jsonl(p)
 
 
 def _chunk_counts(manifest: list[dict]) -> dict:

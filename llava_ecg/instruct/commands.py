@@ -37,6 +37,24 @@ def register(sub) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_validate)
 
+    p = sub.add_parser("select", help="training subsets of a released ECGInstruct.json by source and task "
+                                      "(PULSE Tables 5-6 ablations), streaming",
+                       description="Filter ECGInstruct.json (JSON array or JSONL) in one streaming pass. Sources: "
+                                   "P=PTB-XL M=MIMIC-IV-ECG C=CODE-15%% E=ECG-QA; tasks: F=feature R=rhythm "
+                                   "M=morphology C=clinical report.")
+    p.add_argument("file", help="ECGInstruct.json (or a .jsonl row file)")
+    p.add_argument("-o", "--output", required=True, type=output_path,
+                   help="output folder (one JSON array per selection)")
+    p.add_argument("--ablation", action="append", choices=("table5", "table6"), default=[],
+                   help="write every training set of this ablation table (repeatable)")
+    p.add_argument("--sources", help="letters of PMCE for a custom selection (e.g. PM)")
+    p.add_argument("--tasks", default="FRMC", help="letters of FRMC for a custom selection (default all)")
+    p.add_argument("--formats", help="comma list of metadata types (close-ended,open-ended,fill-in-the-blank,"
+                                     "multiple-choice) for a custom selection")
+    p.add_argument("--name", default="selection", help="file name of the custom selection")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_select)
+
     p = sub.add_parser("decontam", help="count test records/patients that also occur in a training build")
     p.add_argument("--train", required=True, help="training manifest.jsonl (or any ECGInstruct row file)")
     p.add_argument("--test", required=True, nargs="+", help="ECGBench-format JSON(L), bench manifests or record lists")
@@ -95,7 +113,8 @@ def _register_instruct(bsub) -> None:
     p.add_argument("--split", choices=("train", "val", "test", "all"),
                    help="records of this split (default: train for PTB-XL/ECG-QA, all otherwise)")
     p.add_argument("--limit", type=positive_int, help="only the first N records")
-    p.add_argument("--shard", type=_shard, default=(0, 1), metavar="I/N")
+    p.add_argument("--shard", type=_shard, default=(0, 1), metavar="I/N",
+                   help="build only shard I of N (every N-th record from I); the shards' outputs union to the build")
     p.add_argument("--exclude", action="append", default=[], metavar="TESTSET",
                    help="leave out records of this test set (ECGBench JSON, manifest or record list); repeatable")
     p.add_argument("--seed", type=int, default=0, help="seed of every random choice (default 0)")
@@ -212,7 +231,7 @@ def _register_bench(bsub) -> None:
     p = bsub.add_parser("bench", help="ECGBench-format test sets from your own records",
                         description="Rows in the exact ECGBench schema and prompt wording; evaluate them with "
                                     "`lmms-eval --tasks ecgbench` (ECGBENCH_ROOT=OUTPUT).")
-    p.add_argument("--source", required=True, choices=SOURCE_CHOICES)
+    p.add_argument("--source", required=True, choices=SOURCE_CHOICES, help="dataset kind of --root")
     p.add_argument("--root", required=True, help="dataset root (ECG-QA: the ecg-qa folder; then also --ptbxl-root)")
     p.add_argument("--ptbxl-root", help="PTB-XL root for ecgqa-test images")
     p.add_argument("-o", "--output", required=True, type=output_path, help="output folder")
@@ -339,8 +358,8 @@ def cmd_readmit(args) -> int:
 
     ids = [i.strip() for i in args.ids.split(",") if i.strip()] if args.ids else admitted_ids(args.from_file)
     if not ids:
-        print("nothing to re-admit (no ids / no entries marked \"decision\": \"admit\")", file=sys.stderr)
-        return 2
+        where = f"--from {args.from_file}" if args.from_file else "--ids"
+        raise LlavaEcgError(f"nothing to re-admit: {where} names no ids (entries marked \"decision\": \"admit\")")
     counts = readmit(args.output, ids, reviewer=args.reviewer)
     print(f"re-admitted {counts['admitted']} items ({counts['already']} were already) into {args.output}")
     return 0
@@ -425,6 +444,33 @@ def cmd_validate(args) -> int:
         print(f"note: --image-root {args.image_root}: {report.on_the_fly_rows} on-the-fly rows (with a render spec) "
               "have no image file to check", file=sys.stderr)
     return 0 if report.ok else 1
+
+
+def cmd_select(args) -> int:
+    from .select import SelectError, ablation_selections, select, selection
+
+    chosen = [s for table in args.ablation for s in ablation_selections(table)]
+    if args.sources:
+        formats = [f.strip() for f in (args.formats or "").split(",") if f.strip()]
+        chosen.append(selection(args.name, args.sources, args.tasks, formats))
+    if not chosen:
+        raise SelectError("nothing to select: give --ablation table5|table6 and/or --sources")
+    from llava_ecg.atomic import new_output_dir
+
+    with new_output_dir(args.output):  # an empty or unreadable input leaves no folder of empty arrays behind
+        info = select(args.file, chosen, args.output, progress=not args.no_progress)
+        total = sum(info["input"].values())
+        if not total:
+            raise SelectError(f"{args.file}: no rows (an empty file or an empty JSON array)")
+        if not any(info["written"].values()):
+            raise SelectError(f"no row of {args.file} matches {', '.join(info['written'])}")
+    print(f"{total} rows read from {args.file}")
+    print(f"{'source':<14} {'subtask':<11} {'type':<18} {'rows':>9}")
+    for (source, task, fmt), n in sorted(info["input"].items()):
+        print(f"{source:<14} {task:<11} {fmt:<18} {n:>9}")
+    for name, n in info["written"].items():
+        print(f"{name}: {n} rows -> {info['files'][name]}")
+    return 0
 
 
 def cmd_decontam(args) -> int:

@@ -15,7 +15,7 @@ from typing import Iterable
 from llava_ecg.signals.challenge import database_of
 
 from . import io as rio
-from .facts import CHALLENGE_DATABASES, canonical_source
+from llava_ecg.catalog.sources import CHALLENGE_DATABASES, canonical_source
 
 _PTBXL = re.compile(r"^(?:HR)?0*(\d+)(?:_hr|_lr)?$")
 _ID_PREFIXES = (("ptb-xl-", "ptbxl"), ("ptb-report-", "ptbxl"), ("mimic-", "mimic"), ("code15-", "code15"),

@@ -10,7 +10,7 @@ import random
 from pathlib import Path
 from typing import Iterator
 
-from .tasks import Item, pick
+from .engine import Item, pick
 
 FAMILY_OF_ATTRIBUTE = {"scp_code": "morphology", "stage_of_infarction": "morphology", "noise": "feature",
                        "numeric_feature": "feature", "heart_axis": "feature", "extra_systole": "rhythm"}
@@ -85,8 +85,3 @@ def instruct_item(sample: dict, rng: random.Random, table: dict[int, list[str]] 
                 [str(a) for a in (sample.get("attribute") or [])],
                 {"answer": list(sample["answer"]), "template_id": sample["template_id"],
                  "question_id": sample.get("question_id")})
-
-
-BENCH_PROMPT = ("Given this ECG image, please answer the following question. From the provided options, select all "
-                "that apply. List your selections, separated by commas.\nQuestion: {question}\nOptions: {options}"
-                "\n\nOnly answer based on the given Options without any explanation.")

@@ -8,45 +8,19 @@ the documented signal estimate in :mod:`.measure` (heart rate, regularity, axis 
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any, Callable
 
-from . import labels as L
+from llava_ecg.catalog import labels as L
+from llava_ecg.catalog.snomed import snomed_abbreviation
+from llava_ecg.catalog.sources import CHALLENGE_DATABASES, SOURCES, canonical_source
+from llava_ecg.registry import Registry
 
-# source key -> (ECGInstruct "source" value, image folder, ECGBench id prefix)
-SOURCES: dict[str, tuple[str, str, str]] = {
-    "ptbxl": ("PTB-XL", "ptb-xl", "ptb-xl"),
-    "mimic": ("MIMIC-IV-ECG", "mimic", "mimic"),
-    "code15": ("CODE-15%", "code15", "code15"),
-    "ecgqa": ("ECG-QA", "ptb-xl", "ptb-xl"),
-    "cpsc": ("CPSC-2018", "cpsc", "cpsc"),
-    "g12": ("G12EC", "g12", "g12"),
-    "csn": ("CSN", "csn", "csn"),
-    "synthetic": ("synthetic", "synthetic", "synthetic"),
-    "challenge": ("PhysioNet-Challenge", "challenge", "challenge"),
-    "custom": ("custom", "custom", "custom"),
-}
-# llava_ecg.signals marks Challenge-format records source="challenge" plus the database they come from
-CHALLENGE_DATABASES = {"cpsc": "cpsc", "cpsc_extra": "cpsc", "georgia": "g12", "chapman_ningbo": "csn"}
-SOURCE_ALIASES = {
-    "ptb-xl": "ptbxl", "ptb_xl": "ptbxl", "mimic-iv-ecg": "mimic", "mimic-iv": "mimic", "code-15": "code15",
-    "code-15%": "code15", "ecg-qa": "ecgqa", "cpsc2018": "cpsc", "cpsc-2018": "cpsc", "georgia": "g12",
-    "g12ec": "g12", "chapman": "csn", "ningbo": "csn", "wfdb": "custom",
-}
 MEASUREMENT_KEYS = ("hr", "pr", "qrs", "qt", "qtc", "axis")
 _PLAUSIBLE = {"hr": (15, 350), "pr": (40, 600), "qrs": (30, 300), "qt": (150, 800), "qtc": (200, 800),
               "axis": (-180, 360), "rr_cv": (0, 5)}
-
-
-def canonical_source(name: str | None) -> str:
-    if not name:
-        return "custom"
-    key = str(name).strip().lower()
-    key = SOURCE_ALIASES.get(key, key)
-    if key not in SOURCES:
-        raise ValueError(f"unknown source {name!r}; known: {', '.join(sorted(SOURCES))}")
-    return key
 
 
 @dataclass
@@ -73,7 +47,7 @@ class RecordFacts:
 
     @property
     def source_name(self) -> str:
-        return SOURCES[self.source][0]
+        return SOURCES[self.source].title
 
     def family_labels(self, family: str) -> list[L.Label]:
         return [label for label in self.labels if label.family == family]
@@ -123,13 +97,13 @@ def mimic_measurements(row: dict[str, Any]) -> dict[str, float]:
 
 # --- per-source extractors -------------------------------------------------------------------------------------
 Extractor = Callable[[dict[str, Any], RecordFacts], None]
-EXTRACTORS: dict[str, Extractor] = {}
+EXTRACTORS: Registry[Extractor] = Registry("facts extractor")
 
 
 def extractor(*sources: str):
     def wrap(fn: Extractor) -> Extractor:
         for s in sources:
-            EXTRACTORS[s] = fn
+            EXTRACTORS.register(s, fn)
         return fn
     return wrap
 
@@ -172,7 +146,7 @@ def _cpsc(meta, facts):
     facts.space = L.CPSC_SPACE
     codes = []
     for dx in [*(meta.get("cpsc_labels") or []), *_dx_list(meta)]:
-        code = L.CPSC_SNOMED.get(dx, dx if dx in L.CPSC_SPACE else None)
+        code = L.SNOMED_TO_CPSC.get(dx, dx if dx in L.CPSC_SPACE else None)
         if code and code not in codes:
             codes.append(code)
     facts.labels = [L.CPSC_SPACE.by_code[c] for c in codes]
@@ -180,11 +154,11 @@ def _cpsc(meta, facts):
 
 @extractor("g12", "csn", "challenge")
 def _challenge(meta, facts):
-    space = challenge_space(facts.source)
+    space = L.challenge_space(facts.source)
     facts.space = space
     codes = []
     for dx in _dx_list(meta):
-        label = space.get(dx) or space.get(_SNOMED_TO_ABBR.get(facts.source, {}).get(dx, ""))
+        label = space.get(dx) or space.get(snomed_abbreviation(dx) or "")
         if label and label.code not in codes:
             codes.append(label.code)
     facts.labels = [space.by_code[c] for c in codes]
@@ -210,9 +184,28 @@ def _generic(meta, facts):
             codes.append(code)
     if facts.report:
         codes += [c for c in L.generic_codes_from_text(facts.report) if c not in codes]
+        facts.labels_complete = facts.labels_complete and fully_parsed(facts.report)
     facts.labels = [L.GENERIC_SPACE.by_code[c] for c in codes]
     if "machine_measurements" in meta:
         facts.measurements = mimic_measurements(meta["machine_measurements"])
+
+
+# statements that carry no finding of their own
+_NEUTRAL = re.compile(r"^(normal ecg|borderline ecg|normal sinus rhythm|sinus rhythm|otherwise normal ecg|"
+                      r"normal ecg except for rate|when compared with ecg of .*|no significant change.*|"
+                      r"unconfirmed.*|compared to.*|rate \d+.*)$")
+
+
+def fully_parsed(text: str) -> bool:
+    """Every statement of a free-text report maps to a vocabulary code (or carries no finding), and none is a bare
+    "abnormal ECG": only then does the absence of a morphology label mean there is none."""
+    for statement in re.split(r"[\n;.]+", text.lower()):
+        statement = statement.strip(" -")
+        if not statement or _NEUTRAL.match(statement):
+            continue
+        if "abnormal ecg" in statement or not L.generic_codes_from_text(statement):
+            return False
+    return True
 
 
 def _truthy(v) -> bool:
@@ -226,37 +219,6 @@ def _dx_list(meta) -> list[str]:
     if isinstance(raw, str):
         raw = raw.split(",")
     return [str(x).strip() for x in raw or [] if str(x).strip()]
-
-
-# G12EC/CSN label spaces come from the signals stage's SNOMED maps (abbreviation + Dx name per code).
-_CHALLENGE_SPACES: dict[str, L.LabelSpace] = {}
-_SNOMED_TO_ABBR: dict[str, dict[str, str]] = {}
-
-
-def challenge_space(source: str) -> L.LabelSpace:
-    if source not in _CHALLENGE_SPACES:
-        from .sources import challenge_label_table
-        table = challenge_label_table(source)  # [(snomed, abbr, name)]
-        labels, seen = [], set()
-        for _snomed, abbr, name in table:
-            if abbr in seen:
-                continue
-            seen.add(abbr)
-            family = "rhythm" if _is_rhythm_name(name) else "morphology"
-            labels.append(L.Label(abbr, name, family))
-        _CHALLENGE_SPACES[source] = L.register_space(L.LabelSpace(source, labels))
-        _SNOMED_TO_ABBR[source] = {s: a for s, a, _n in table}
-    return _CHALLENGE_SPACES[source]
-
-
-_RHYTHM_WORDS = ("rhythm", "brady", "tachy", "fibrillation", "flutter", "block", "premature", "ectopic",
-                 "pacing", "paced", "pacemaker", "beats", "arrhythmia", "wandering", "escape", "bigeminy",
-                 "trigeminy", "complexes", "wolff", "pre-excitation", "av ", "conduction")
-
-
-def _is_rhythm_name(name: str) -> bool:
-    lowered = name.lower()
-    return any(w in lowered for w in _RHYTHM_WORDS)
 
 
 # --- entry -----------------------------------------------------------------------------------------------------

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import random
 
-from .clinical import implied, synonyms
+from llava_ecg.catalog.clinical import implied, synonyms
 from .facts import RecordFacts
-from .labels import CODE15_SPACE, CPSC_SPACE
-from .tasks import Item, pick, source_task
+from llava_ecg.catalog.labels import CODE15_SPACE, CPSC_SPACE
+from .engine import Item, pick, source_task
 
 PTB_SUPERCLASSES = (("NORM", "Normal ECG"), ("MI", "Myocardial Infarction"), ("STTC", "ST/T Change"),
                     ("CD", "Conduction Disturbance"), ("HYP", "Hypertrophy"))

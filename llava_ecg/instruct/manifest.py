@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Iterable
 
 from . import io as rio
-from .labels import FAMILIES
-from .tasks import FORMATS
+from llava_ecg.catalog.labels import FAMILIES
+from .engine import FORMATS
 
 COLUMNS = tuple(FORMATS)  # close, open, fill, mcq, multi
 
@@ -94,7 +94,7 @@ def bar_chart(counts: Counter, path) -> None:
             if total:
                 ax.text(si + (fi - (len(families) - 1) / 2) * width, total, f" {family}", ha="center",
                         va="bottom", fontsize=7, rotation=90)
-    ax.margins(y=0.15)  # room for the family labels above the bars
+    ax.margins(y=0.35)  # room for the (rotated) family labels above the bars, "morphology" included
     ax.set_xticks(range(len(sources)), sources)
     ax.set_ylabel("samples")
     ax.set_title("Samples per source x task family (stacked by format)")

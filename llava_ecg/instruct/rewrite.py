@@ -24,7 +24,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
-from .tasks import IMAGE_TOKEN, is_probably_english
+from .engine import IMAGE_TOKEN, is_probably_english
 
 REWRITE_PROMPT = """You rewrite one question-answer pair about an ECG image for a training set.
 Keep every medical fact, number, option and label exactly; do not add findings. Vary the wording naturally.

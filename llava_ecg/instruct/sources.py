@@ -13,9 +13,8 @@ import os
 from pathlib import Path
 from typing import Callable, Iterator
 
+from llava_ecg.catalog.sources import canonical_source, get_source
 from llava_ecg.errors import LlavaEcgError
-
-from .facts import canonical_source
 
 Loader = Callable[[], object]
 
@@ -25,28 +24,16 @@ class SourceError(LlavaEcgError):
 
 
 def load_record(root: Path, ref: str, source: str | None):
-    """Read one record with the signals stage (``read_record`` when present, else its per-format readers)."""
+    """Read one record with the signals stage."""
+    from llava_ecg.signals import read_record
+
     path = f"{root}/{ref}" if "::" in ref else str(Path(root) / ref)
-    try:
-        from llava_ecg.signals import read_record
-    except ImportError:
-        read_record = None
-    if read_record is not None:
-        return read_record(path, source=reader_source(source))
-    if source == "ptbxl":
-        from llava_ecg.signals.ptbxl import read_ptbxl
-        return read_ptbxl(path)
-    if source in ("cpsc", "g12", "csn", "challenge"):
-        from llava_ecg.signals.challenge import read_challenge
-        return read_challenge(path)
-    from llava_ecg.signals.wfdb_reader import read_wfdb
-    return read_wfdb(path)
+    return read_record(path, source=reader_source(source))
 
 
 def reader_source(source: str | None) -> str | None:
     """The ``llava_ecg.signals.read_record`` source for one of ours (``None``: let the reader detect it)."""
-    return {"cpsc": "challenge", "g12": "challenge", "csn": "challenge", "ecgqa": "ptbxl",
-            "synthetic": None, "custom": None}.get(source or "", source)
+    return get_source(source).reader if source else None
 
 
 def list_records(source: str, root, *, split: str | None = None) -> list[str]:
@@ -127,14 +114,6 @@ def _list_wfdb(root: Path, split: str | None, pattern: str = "**/*.hea") -> list
 
 
 LISTERS = {"ptbxl": _list_ptbxl, "ecgqa": _list_ptbxl, "mimic": _list_mimic, "code15": _list_code15}
-
-
-def challenge_label_table(source: str) -> list[tuple[str, str, str]]:
-    """``(snomed, abbreviation, lower-case name)`` for every Challenge 2021 diagnosis (G12EC/CSN options are
-    drawn from the union table, as in ECGBench)."""
-    from llava_ecg.signals.labels import SNOMED
-
-    return [(code, e.abbreviation, " ".join(e.name.lower().split())) for code, e in SNOMED.items()]
 
 
 def iter_ecgqa_records(ecgqa_root, ptbxl_root, *, split: str = "train", variant: str = "paraphrased",

@@ -17,6 +17,7 @@ import json
 from array import array
 from pathlib import Path
 
+from llava_ecg.catalog.ecginstruct import TABLE_A1
 from llava_ecg.errors import LlavaEcgError
 
 
@@ -25,21 +26,6 @@ class InstructConfigError(LlavaEcgError):
 
 
 Cell = tuple[str, str]
-# ECGInstruct Table A1 (PULSE v1): rows per source x family x format.
-TABLE_A1: dict[str, dict[Cell, int]] = {
-    "ptbxl": {("feature", "close"): 22759, ("feature", "open"): 906, ("feature", "fill"): 449,
-              ("feature", "mcq"): 5716, ("rhythm", "close"): 19550, ("rhythm", "open"): 201,
-              ("rhythm", "fill"): 436, ("rhythm", "mcq"): 16179, ("morphology", "close"): 50166,
-              ("morphology", "open"): 2649, ("morphology", "fill"): 680, ("morphology", "mcq"): 13432,
-              ("report", "open"): 16302},
-    "mimic": {("feature", "close"): 759, ("feature", "open"): 4759, ("feature", "fill"): 6470,
-              ("feature", "mcq"): 17186, ("rhythm", "close"): 48625, ("rhythm", "open"): 5262,
-              ("rhythm", "fill"): 11487, ("rhythm", "mcq"): 49352, ("morphology", "close"): 8241,
-              ("morphology", "open"): 81080, ("morphology", "fill"): 18264, ("morphology", "mcq"): 61456,
-              ("report", "open"): 486746},
-    "code15": {("feature", "close"): 22177, ("rhythm", "close"): 13893, ("morphology", "close"): 31570},
-    "ecgqa": {("feature", "close"): 40154, ("rhythm", "close"): 8993, ("morphology", "close"): 90211},
-}
 ALL_SOURCES = "*"
 
 
@@ -86,7 +72,7 @@ def load_targets(path) -> dict[str, dict[Cell, float]]:
         raise InstructConfigError(f"{path}: not valid {'JSON' if path.suffix == '.json' else 'YAML'} ({exc})") from None
     if not isinstance(doc, dict) or not doc:
         raise InstructConfigError(f"{path}: expected a mapping source -> {{family.format: count}}")
-    from .facts import canonical_source
+    from llava_ecg.catalog.sources import canonical_source
 
     out = {}
     for source, cells in doc.items():

@@ -15,7 +15,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from . import io as rio
-from .tasks import IMAGE_TOKEN
+from .engine import IMAGE_TOKEN
 
 KNOWN_TYPES = ("close-ended", "open-ended", "fill-in-the-blank", "multiple-choice", "multi-turn")
 

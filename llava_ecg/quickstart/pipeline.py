@@ -19,40 +19,15 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from llava_ecg.atomic import write_json
-from llava_ecg.errors import LlavaEcgError, RunFailed
+from llava_ecg.errors import RunFailed
 
 from llava_ecg.eval.lmms.commands import OFFLINE_ENV
 
+from .config import SUBSET, TASK, QuickstartConfig
+from .report import write_report
 from .tasks import KEY, RHYTHMS, register
 
-SUBSET = "rhythm-mcq"
-TASK = "ecgbench_rhythm"
 OFFLINE = {**OFFLINE_ENV, "TOKENIZERS_PARALLELISM": "false", "WANDB_DISABLED": "true", "PYTHONUNBUFFERED": "1"}
-
-
-@dataclass
-class QuickstartConfig:
-    out_dir: Path
-    seed: int = 0
-    train_per_class: int = 1000  # records per rhythm class; each is drawn afresh every epoch
-    test_per_class: int = 50
-    epochs: float = 4.0
-    max_steps: int = -1  # > 0 overrides epochs (tests use a handful)
-    minutes: float | None = None  # wall-clock cap for training (stops gracefully, cosine schedule cut short)
-    dpi: float = 50.0  # rhythm strip ~530x106 px, the tiny CLIP sees 64x256
-    distort: str = "light"
-    gallery: bool = True
-    fs: int = 500
-
-    def __post_init__(self):
-        self.out_dir = Path(self.out_dir).resolve()
-        if self.train_per_class < 1 or self.test_per_class < 1:
-            raise LlavaEcgError(f"quickstart needs at least 1 training and 1 held-out record per class, got "
-                             f"train_per_class={self.train_per_class}, test_per_class={self.test_per_class}")
-        if not self.epochs > 0 and self.max_steps <= 0:
-            raise LlavaEcgError(f"epochs must be > 0 (or max_steps > 0), got epochs={self.epochs}")
-        if self.minutes is not None and not self.minutes > 0:
-            raise LlavaEcgError(f"minutes must be > 0, got {self.minutes}")
 
 
 @dataclass
@@ -189,7 +164,8 @@ def train(cfg: QuickstartConfig, base, data: dict[str, Path]) -> Path:
     out = cfg.out_dir / "checkpoint"
     overrides = {
         "model_name_or_path": base.llm_dir, "vision_tower": base.clip_dir, "data_path": data["train_rows"],
-        "records_root": cfg.out_dir / "records", "image_folder": cfg.out_dir / "images-unused",
+        # every row is drawn on the fly from records_root; image_folder only has to exist
+        "records_root": cfg.out_dir / "records", "image_folder": cfg.out_dir / "records",
         "output_dir": out, "num_train_epochs": cfg.epochs, "max_steps": cfg.max_steps, "seed": cfg.seed,
         "rerender_per_epoch": True,
         "logging_steps": max(1, min(10, cfg.max_steps // 3)) if cfg.max_steps > 0 else 10,
@@ -244,7 +220,6 @@ def _run_logged(cmd: list[str], log: Path, env: dict, what: str) -> None:
 def run_quickstart(cfg: QuickstartConfig) -> Path:
     from llava_ecg.tiny import build_tiny_base
 
-    from .report import write_report
 
     cfg.out_dir.mkdir(parents=True, exist_ok=True)
     started = time.time()

@@ -11,10 +11,10 @@ from pathlib import Path
 
 from llava_ecg import atomic
 from llava_ecg.errors import RunFailed
-from llava_ecg.instruct.bench import RHYTHM_MCQ_OPTIONS
-from llava_ecg.instruct.tasks import LETTERS
+from llava_ecg.catalog.subsets import RHYTHM_MCQ_OPTIONS
+from llava_ecg.instruct.engine import LETTERS
 
-from .pipeline import SUBSET, TASK, QuickstartConfig
+from .config import SUBSET, TASK, QuickstartConfig
 
 CLASS_NAMES = [name for name, _ in RHYTHM_MCQ_OPTIONS]
 
@@ -98,6 +98,7 @@ def _plot_confusion(confusions: dict[str, dict], path: Path) -> Path:
         ax.set_xticks(range(len(cols)), [c if c == "?" else f"{c}" for c in cols])
         ax.set_yticks(range(len(CLASS_NAMES)), [f"{LETTERS[i]}. {n}" for i, n in enumerate(CLASS_NAMES)])
         ax.set_xlabel("predicted option (? = unparseable)")
+        ax.set_ylabel("true class")
         ax.set_title(f"held-out set, {name} training")
     fig.tight_layout()
     fig.savefig(path)
@@ -135,6 +136,7 @@ def write_report(cfg: QuickstartConfig, *, data, checkpoint: Path, results: dict
     f1 = {name: per_class_f1(v[0].confusion) for name, v in runs.items()}
     for cls in CLASS_NAMES:
         lines.append(f"| {cls} | {f1['before'][cls]:.1f} | {f1['after'][cls]:.1f} |")
+    console = len(lines)  # the console copy ends after the per-class table, never on a bare heading
     steps = history[-1][0] if history else "?"
     lines += ["", f"Training: {steps} optimizer steps, final logged loss "
               f"{history[-1][1]:.3f}" if history else "", "",
@@ -150,6 +152,6 @@ def write_report(cfg: QuickstartConfig, *, data, checkpoint: Path, results: dict
     lines += ["", "![loss](loss.png)", "", "![confusion](confusion.png)", ""]
     report = out / "report.md"
     atomic.write_text(report, "\n".join(lines))
-    print("\n".join(lines[:12 + len(runs)]))
+    print("\n".join(lines[:console]))
     print(f"\nreport: {report}")
     return report

@@ -6,8 +6,9 @@ train prompt, the test prompt and the scorer agree.
 """
 from __future__ import annotations
 
-from llava_ecg.instruct.bench import RHYTHM_MCQ_OPTIONS, RHYTHM_MCQ_PROMPT, rhythm_mcq_choice
-from llava_ecg.instruct.tasks import IMAGE_TOKEN, LETTERS, TASKS, Item, task
+from llava_ecg.catalog.subsets import RHYTHM_MCQ_OPTIONS, RHYTHM_MCQ_PROMPT
+from llava_ecg.instruct.bench import rhythm_mcq_choice
+from llava_ecg.instruct.engine import IMAGE_TOKEN, LETTERS, TASKS, Item, task
 
 KEY = ("rhythm4", "mcq")
 RHYTHMS = ("sinus", "sinus_brady", "sinus_tachy", "afib")  # synthetic rhythms, in option order

@@ -7,7 +7,6 @@ count and order. Existing outputs are skipped, so a killed batch resumes where i
 """
 from __future__ import annotations
 
-import importlib
 import json
 import math
 import multiprocessing as mp
@@ -17,8 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from llava_ecg.atomic import write_bytes
+from llava_ecg.signals import read_record
+
 from .api import render_page
-from .encode import atomic_write
 from .errors import RenderError
 from .page import page_seconds
 from .spec import RenderSpec
@@ -30,15 +31,6 @@ RECORD_SUFFIXES = (".hea", ".mat", ".dat")
 def image_seed(base_seed: int, record_key: str, k: int) -> int:
     """The seed of image ``k`` of a record in a batch (stable across runs, machines and worker counts)."""
     return zlib.crc32(f"{int(base_seed)}/{record_key}/{int(k)}".encode()) & 0x7FFFFFFF
-
-
-def read_record(path: str):
-    """The signals stage's reader (``llava_ecg.signals.read_record``), or its WFDB reader while that lands."""
-    signals = importlib.import_module("llava_ecg.signals")
-    reader = getattr(signals, "read_record", None)
-    if reader is None:
-        reader = importlib.import_module("llava_ecg.signals.wfdb_reader").read_wfdb
-    return reader(path)
 
 
 @dataclass(frozen=True)
@@ -110,9 +102,9 @@ def render_job(job: Job, out_dir: Path, *, overwrite: bool = False, save_params:
             image_spec = spec.replace(start=spec.start + page * seconds,
                                       seed=image_seed(spec.seed, job.key, k))
             result = render_page(ecg, image_spec)
-            atomic_write(target, result.encode())
+            write_bytes(target, result.encode())
             if save_params:
-                atomic_write(target.with_suffix(".json"), json.dumps(result.params, indent=1).encode())
+                write_bytes(target.with_suffix(".json"), json.dumps(result.params, indent=1).encode())
             written += 1
     return written, skipped
 

@@ -17,10 +17,11 @@ TILE = (520, 402)
 
 
 def _sheet(tiles: list[list[Image.Image]], rows: list[str], cols: list[str]) -> Image.Image:
-    pad, head, side = 10, 34, 130
+    font = _font(22)
+    pad, head = 10, 34
+    side = max(130, 16 + max((int(font.getlength(name)) for name in rows), default=0))  # row names never cut
     sheet = Image.new("RGB", (side + len(cols) * (TILE[0] + pad), head + len(rows) * (TILE[1] + pad)), "white")
     draw = ImageDraw.Draw(sheet)
-    font = _font(22)
     for c, name in enumerate(cols):
         draw.text((side + c * (TILE[0] + pad) + 8, 6), name, fill="black", font=font)
     for r, name in enumerate(rows):

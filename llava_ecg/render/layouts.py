@@ -9,10 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
-from .errors import RenderSpecError
+from llava_ecg.catalog.leads import CHEST_LEADS as CHEST, LIMB_LEADS as LIMB
+from llava_ecg.registry import Registry
 
-LIMB = ("I", "II", "III", "aVR", "aVL", "aVF")
-CHEST = ("V1", "V2", "V3", "V4", "V5", "V6")
+from .errors import RenderSpecError
 
 
 @dataclass(frozen=True)
@@ -33,24 +33,16 @@ class Layout:
 
 
 LayoutFn = Callable[[str], Layout]
-LAYOUTS: dict[str, LayoutFn] = {}
+LAYOUTS: Registry[LayoutFn] = Registry("layout", error=RenderSpecError)
 
 
 def register_layout(name: str, *aliases: str):
     """Decorator: ``fn(rhythm_lead) -> Layout`` becomes available as ``render(..., layout=name)``."""
-    def deco(fn: LayoutFn) -> LayoutFn:
-        for key in (name, *aliases):
-            LAYOUTS[key] = fn
-        return fn
-    return deco
+    return LAYOUTS.register(name, aliases=aliases)
 
 
 def get_layout(name: str, rhythm_lead: str = "II") -> Layout:
-    try:
-        fn = LAYOUTS[name]
-    except KeyError:
-        raise RenderSpecError(f"unknown layout {name!r}; known: {sorted(LAYOUTS)}") from None
-    return fn(rhythm_lead)
+    return LAYOUTS[name](rhythm_lead)
 
 
 def _grid(name: str, columns: Sequence[Sequence[str]], strips: Sequence[str] = (), paper: str = "letter") -> Layout:

@@ -12,7 +12,8 @@ import re
 
 from .ecg import ECG, ECGReadError
 from .header import read_header
-from .labels import SNOMED, ecgbench_option, snomed_abbreviation, to_cpsc
+from llava_ecg.catalog.labels import to_cpsc
+from llava_ecg.catalog.snomed import SNOMED, ecgbench_option, snomed_abbreviation
 from .wfdb_reader import _age, _sex, comment_fields, header_path_for, read_wfdb
 
 __all__ = ["read_challenge", "parse_dx", "database_of", "is_challenge_header"]

@@ -20,7 +20,7 @@ from typing import Iterator
 import numpy as np
 
 from .ecg import ECG, ECGReadError, STANDARD_LEADS
-from .labels import CODE15_LABELS
+from llava_ecg.catalog.labels import CODE15_LABELS
 
 __all__ = ["read_code15", "parse_ref", "Code15File", "Code15Labels", "iter_code15", "part_files", "FS"]
 
@@ -203,9 +203,18 @@ def _make_ecg(tracing: np.ndarray, ref: str, exam_id: int, *, strip_padding: boo
     return ECG(signal=signal, fs=FS, leads=list(STANDARD_LEADS), meta=meta)
 
 
+def _check_extra_leads(extra_leads: str) -> None:
+    if extra_leads not in ("keep", "drop"):
+        raise ValueError(f"extra_leads must be 'keep' or 'drop', got {extra_leads!r}")
+
+
 def read_code15(ref: str | os.PathLike, *, strip_padding: bool = True, amplitude_scale: float = 1.0,
-                labels_csv: str | os.PathLike | None = None) -> ECG:
-    """One exam from ``FILE.hdf5::EXAM_ID`` (400 Hz, standard leads, padding removed)."""
+                labels_csv: str | os.PathLike | None = None, extra_leads: str = "keep") -> ECG:
+    """One exam from ``FILE.hdf5::EXAM_ID`` (400 Hz, standard leads, padding removed).
+
+    ``extra_leads`` is accepted like every reader's, and has nothing to drop: CODE-15% stores the 12 leads only.
+    """
+    _check_extra_leads(extra_leads)
     path, exam_id = parse_ref(ref)
     f = _open(path)
     row = f.row_of(exam_id)
@@ -234,11 +243,12 @@ def part_files(root: str | os.PathLike) -> list[Path]:
 
 def iter_code15(root: str | os.PathLike, *, chunk: int = 256, strip_padding: bool = True,
                 amplitude_scale: float = 1.0, labels_csv: str | os.PathLike | None = None,
-                select=None) -> Iterator[tuple[str, ECG | ECGReadError]]:
+                select=None, extra_leads: str = "keep") -> Iterator[tuple[str, ECG | ECGReadError]]:
     """(ref, ECG or the ECGReadError for that exam) for every exam of every part, reading ``chunk`` rows at a time.
 
     ``select(global_index) -> bool`` filters exams before any signal is read (used for sharding).
     """
+    _check_extra_leads(extra_leads)
     root = Path(root)
     folder = root.parent if root.is_file() else root
     csv_path = Path(labels_csv) if labels_csv else (folder / "exams.csv" if (folder / "exams.csv").is_file() else None)

@@ -21,7 +21,7 @@ from .code15 import iter_code15, part_files
 from .ecg import ECG, ECGReadError
 from .mimic import MimicIndex, read_mimic
 from .ptbxl import DATABASE_CSV, PTBXLIndex, read_ptbxl
-from .read import canonical_source, read_record
+from .read import reader_name, read_record
 
 __all__ = ["iter_dataset", "iter_refs", "SkipCounter", "detect_dataset", "parse_shard"]
 
@@ -145,7 +145,7 @@ def iter_dataset(root: str | os.PathLike, *, source: str | None = None, limit: i
     if limit is not None and limit < 0:
         raise ValueError(f"limit must be >= 0, got {limit}")
     i_shard, n_shard = parse_shard(shard)
-    src = canonical_source(source) if source else detect_dataset(root)
+    src = (reader_name(source) if source else None) or detect_dataset(root)
     skipped = skipped if skipped is not None else SkipCounter()
     if limit == 0:
         return

@@ -11,11 +11,12 @@ from typing import Any
 
 import numpy as np
 
+from llava_ecg.catalog.leads import STANDARD_LEADS
 from llava_ecg.errors import LlavaEcgError
 
-STANDARD_LEADS: tuple[str, ...] = (
-    "I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6",
-)
+from . import ops
+
+__all__ = ["ECG", "ECGReadError", "STANDARD_LEADS"]
 
 
 class ECGReadError(LlavaEcgError):
@@ -66,21 +67,16 @@ class ECG:
 
     # Convenience wrappers around llava_ecg.signals.ops (each returns a new ECG).
     def resample(self, fs: float) -> "ECG":
-        from .ops import resample
-        return resample(self, fs)
+        return ops.resample(self, fs)
 
     def crop_or_pad(self, duration: float, *, align: str = "start") -> "ECG":
-        from .ops import crop_or_pad
-        return crop_or_pad(self, duration, align=align)
+        return ops.crop_or_pad(self, duration, align=align)
 
     def window(self, duration: float = 10.0, *, start: float | str = 0.0) -> "ECG":
-        from .ops import window
-        return window(self, duration, start=start)
+        return ops.window(self, duration, start=start)
 
     def strip_zero_padding(self) -> "ECG":
-        from .ops import strip_zero_padding
-        return strip_zero_padding(self)
+        return ops.strip_zero_padding(self)
 
     def select_leads(self, leads) -> "ECG":
-        from .ops import select_leads
-        return select_leads(self, leads)
+        return ops.select_leads(self, leads)

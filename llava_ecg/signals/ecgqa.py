@@ -101,7 +101,7 @@ def load_split_ecg_ids(path: str | os.PathLike) -> list[int]:
     path = Path(path)
     ids = []
     try:
-        for no, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        for line in path.read_text(encoding="utf-8").splitlines():
             if line.strip():
                 parts = line.split("\t")
                 ids.append(int(parts[-1]))

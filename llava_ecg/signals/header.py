@@ -80,7 +80,7 @@ def _int(token: str, path, what: str, line_no: int) -> int:
         except ValueError:
             raise ECGReadError(path, f"line {line_no}: {what} {token!r} is not a number") from None
         if not math.isfinite(value) or value != int(value):
-            raise ECGReadError(path, f"line {line_no}: {what} {token!r} is not an integer")
+            raise ECGReadError(path, f"line {line_no}: {what} {token!r} is not an integer") from None
         return int(value)
 
 

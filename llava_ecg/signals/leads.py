@@ -9,11 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .ecg import STANDARD_LEADS
-
-_ALIASES = {name.lower(): name for name in STANDARD_LEADS}
-_ALIASES.update({"di": "I", "dii": "II", "diii": "III", "lead i": "I", "lead ii": "II", "lead iii": "III",
-                 "-avr": None})  # -aVR (Cabrera display) is not aVR: never silently map it
+from llava_ecg.catalog.leads import LEAD_ALIASES as _ALIASES, STANDARD_LEADS
 
 
 def standard_name(name: str) -> str | None:

@@ -6,12 +6,15 @@ NaN samples are interpolated for the filter and put back as NaN at the nearest n
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from fractions import Fraction
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .ecg import ECG
+if TYPE_CHECKING:  # ecg.py's ECG methods call these helpers
+    from .ecg import ECG
 
 __all__ = ["resample", "crop_or_pad", "window", "strip_zero_padding", "select_leads"]
 
@@ -19,7 +22,8 @@ __all__ = ["resample", "crop_or_pad", "window", "strip_zero_padding", "select_le
 def _with(ecg: ECG, signal: np.ndarray, fs: float | None = None, leads=None, **meta) -> ECG:
     new_meta = dict(ecg.meta)
     new_meta.update(meta)
-    return ECG(signal=signal, fs=fs or ecg.fs, leads=list(ecg.leads if leads is None else leads), meta=new_meta)
+    return dataclasses.replace(ecg, signal=signal, fs=fs or ecg.fs, leads=list(ecg.leads if leads is None else leads),
+                               meta=new_meta)
 
 
 def resample(ecg: ECG, fs: float) -> ECG:

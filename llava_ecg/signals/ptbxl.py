@@ -16,7 +16,7 @@ import re
 from pathlib import Path
 
 from .ecg import ECG, ECGReadError
-from .labels import PTBXL_SUPERCLASS_MEMBERS, PTBXL_SUPERCLASSES
+from llava_ecg.catalog.labels import PTBXL_SUPERCLASS_MEMBERS, PTBXL_SUPERCLASSES
 from .wfdb_reader import read_wfdb
 
 __all__ = ["PTBXLIndex", "ptbxl_record_path", "read_ptbxl", "find_ptbxl_root", "split_of_fold", "RECORD_NAME"]
@@ -235,8 +235,8 @@ def read_ptbxl(path: str | os.PathLike, *, index: PTBXLIndex | None = None, extr
         index = PTBXLIndex.open(str(root)) if root else None
     if index is not None and m and int(m.group(1)) in index:
         ecg.meta.update(index.meta(int(m.group(1))))
-    elif not ecg.meta.get("labels"):
+    else:
         where = "has no row for this record" if index is not None else "was not found in the folders above the record"
-        ecg.meta["labels_hint"] = (f"no labels: PTB-XL labels come from {DATABASE_CSV}, which {where} "
+        ecg.meta["labels_hint"] = (f"no PTB-XL labels: they come from {DATABASE_CSV}, which {where} "
                                    "(keep the dataset's folder layout)")
     return ecg

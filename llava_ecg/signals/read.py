@@ -2,7 +2,8 @@
 
 Dispatch order when ``source`` is not given: ``FILE.hdf5::EXAM_ID`` -> code15; a header whose signal file
 is ``.mat`` -> challenge; ``NNNNN_lr``/``NNNNN_hr`` -> ptbxl; ``files/pNNNN/pN/sN/N`` -> mimic; any other
-``.hea`` -> generic WFDB. Register another reader with ``register_source``.
+``.hea`` -> generic WFDB. Register another reader with ``register_source``. Source names and aliases
+(``georgia``, ``cpsc``, ...) come from :mod:`llava_ecg.catalog.sources`, which names each one's reader.
 """
 from __future__ import annotations
 
@@ -10,6 +11,9 @@ import os
 import re
 from pathlib import Path
 from typing import Callable
+
+from llava_ecg.catalog.sources import get_source
+from llava_ecg.registry import Registry
 
 from .challenge import is_challenge_header, read_challenge
 from .code15 import read_code15
@@ -19,34 +23,26 @@ from .mimic import PATH_PATTERN, read_mimic
 from .ptbxl import RECORD_NAME, read_ptbxl
 from .wfdb_reader import header_path_for, read_wfdb
 
-__all__ = ["read_record", "SOURCES", "register_source", "detect_source"]
+__all__ = ["read_record", "READERS", "register_source", "detect_source", "reader_name"]
 
-SOURCES: dict[str, Callable[..., ECG]] = {
-    "ptbxl": read_ptbxl,
-    "mimic": read_mimic,
-    "code15": read_code15,
-    "challenge": read_challenge,
-    "wfdb": read_wfdb,
-}
-_ALIASES = {"ptb-xl": "ptbxl", "mimic-iv-ecg": "mimic", "code-15": "code15", "code15%": "code15",
-            "cpsc": "challenge", "georgia": "challenge", "g12": "challenge", "g12ec": "challenge",
-            "csn": "challenge", "chapman": "challenge", "ningbo": "challenge", "cinc": "challenge",
-            "generic": "wfdb", "ptbdb": "wfdb"}
+READERS: Registry[Callable[..., ECG]] = Registry("reader", normalize=str.lower)
+for _name, _reader in (("ptbxl", read_ptbxl), ("mimic", read_mimic), ("code15", read_code15),
+                       ("challenge", read_challenge), ("wfdb", read_wfdb)):
+    READERS.register(_name, _reader)
 _HEADER_AWARE = {read_ptbxl, read_mimic, read_challenge, read_wfdb}
 _HDF5_REF = re.compile(r"\.(hdf5|h5)::-?\d+$")
 
 
 def register_source(name: str, reader: Callable[..., ECG]) -> None:
-    """Make ``read_record(path, source=name)`` call ``reader(path, **options)``."""
-    SOURCES[name] = reader
+    """Make ``read_record(path, source=name)`` call ``reader(path, **options)`` (a taken name is refused)."""
+    READERS.register(name, reader)
 
 
-def canonical_source(source: str) -> str:
-    key = source.strip().lower()
-    key = _ALIASES.get(key, key)
-    if key not in SOURCES:
-        raise ValueError(f"unknown source {source!r}; known: {sorted(SOURCES)} (aliases: {sorted(_ALIASES)})")
-    return key
+def reader_name(source: str) -> str | None:
+    """The reader for a reader name or a catalog source / alias (``None``: detect it from the path)."""
+    if source in READERS:
+        return READERS.canonical(source)
+    return get_source(source).reader
 
 
 def detect_source(path: str | os.PathLike) -> str:
@@ -79,13 +75,13 @@ def read_record(path: str | os.PathLike, *, source: str | None = None, **options
     ``options`` go to the reader (e.g. ``extra_leads="drop"``, ``strip_padding=False``).
     Raises ``ECGReadError`` (a ``ValueError``) naming the file and the defect.
     """
-    name = canonical_source(source) if source else None
+    name = reader_name(source) if source else None
     try:
         if name is None:
             name, header = _detect(path)
-            if header is not None and SOURCES[name] in _HEADER_AWARE:
+            if header is not None and READERS[name] in _HEADER_AWARE:
                 options = {"header": header, **options}  # parsed once
-        return SOURCES[name](path, **options)
+        return READERS[name](path, **options)
     except ECGReadError:
         raise
     except TypeError as exc:

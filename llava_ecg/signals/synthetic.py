@@ -20,6 +20,8 @@ from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
+from llava_ecg.registry import Registry
+
 from .ecg import ECG, STANDARD_LEADS
 
 __all__ = ["synthesize", "synthetic_dataset", "RHYTHMS", "Rhythm", "register_rhythm"]
@@ -77,12 +79,12 @@ class Rhythm:
     plan: Callable[..., RhythmPlan]
 
 
-RHYTHMS: dict[str, Rhythm] = {}
+RHYTHMS: Registry[Rhythm] = Registry("rhythm")
 
 
 def register_rhythm(name: str, description: str, hr_range: tuple[float, float]):
     def wrap(fn):
-        RHYTHMS[name] = Rhythm(name, description, hr_range, fn)
+        RHYTHMS.register(name, Rhythm(name, description, hr_range, fn))
         return fn
     return wrap
 
@@ -287,8 +289,6 @@ def synthesize(rhythm: str = "sinus", *, fs: float = 500, duration: float = 10.0
     (mV rms), ``wander`` (mV), ``amplitude`` (scale), ``powerline`` (mV of 50 Hz), ``id``, ``conduction``
     (flutter ratio).
     """
-    if rhythm not in RHYTHMS:
-        raise KeyError(f"unknown rhythm {rhythm!r}; known: {sorted(RHYTHMS)}")
     if fs <= 0 or duration <= 0:
         raise ValueError(f"fs and duration must be positive, got fs={fs}, duration={duration}")
     spec = RHYTHMS[rhythm]
@@ -366,8 +366,7 @@ def synthetic_dataset(n: int, rhythms: Iterable[str] | None = None, seed: int = 
     if not names:
         raise ValueError("synthetic_dataset needs at least one rhythm")
     for name in names:
-        if name not in RHYTHMS:
-            raise KeyError(f"unknown rhythm {name!r}; known: {sorted(RHYTHMS)}")
+        RHYTHMS.canonical(name)  # unknown names fail before any record is written
     for i in range(n):
         name = names[i % len(names)]
         yield synthesize(name, seed=seed * 1_000_003 + i, id=f"synth{seed:03d}_{i:06d}", **kwargs)

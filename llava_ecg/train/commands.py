@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 
 def _train(args) -> int:
@@ -24,6 +25,23 @@ def _merge(args) -> int:
 
     out = merge_lora(args.lora_dir, args.base, args.output, device=args.device)
     print(f"merged checkpoint: {out}")
+    return 0
+
+
+def _tiny(args) -> int:
+    from llava_ecg.errors import LlavaEcgError
+    from llava_ecg.tiny import build_tiny_base, build_tiny_checkpoint
+
+    if Path(args.output).exists() and not Path(args.output).is_dir():
+        raise LlavaEcgError(f"-o {args.output}: exists and is not a folder")
+    if args.checkpoint:
+        path = build_tiny_checkpoint(args.output, seed=args.seed, preset=args.preset)
+        print(f"tiny llava_llama checkpoint: {path}")
+        return 0
+    base = build_tiny_base(args.output, seed=args.seed, preset=args.preset)
+    print(f"tiny base ({args.preset}): LLM {base.llm_dir}, vision tower {base.clip_dir}")
+    print(f"train it: llava-ecg train tiny/cpu model_name_or_path={base.llm_dir} vision_tower={base.clip_dir} "
+          "data_path=ROWS image_folder=IMAGES output_dir=OUT")
     return 0
 
 
@@ -54,3 +72,15 @@ def register(subparsers) -> None:
     m.add_argument("-o", "--output", required=True, help="folder for the merged checkpoint")
     m.add_argument("--device", default="cpu", help="cpu (default) or cuda")
     m.set_defaults(func=_merge)
+
+    t = subparsers.add_parser(
+        "tiny", help="build the tiny random-init LLaVA (offline) that tiny/cpu trains",
+        description="Write a tiny Llama LLM + locally trained tokenizer and a tiny CLIP vision tower (random weights, "
+                    "no download) to OUTPUT, and print the `llava-ecg train tiny/cpu` line that starts from them. "
+                    "--checkpoint writes a complete llava_llama checkpoint instead (for `llava-ecg eval`).")
+    t.add_argument("-o", "--output", required=True, help="folder to write (reused when it already holds one)")
+    t.add_argument("--preset", choices=("quickstart", "test"), default="quickstart",
+                   help="quickstart: 64x256 strip input, what the quickstart trains (default); test: smallest")
+    t.add_argument("--seed", type=int, default=0, help="seed of the random weights")
+    t.add_argument("--checkpoint", action="store_true", help="write a full llava_llama checkpoint (OUTPUT/model)")
+    t.set_defaults(func=_tiny)

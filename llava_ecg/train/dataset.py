@@ -205,11 +205,9 @@ class EcgSupervisedDataset(Dataset):
             raise CorruptSample("unreadable_image", f"{path}: {exc}") from exc
 
     def render_image(self, spec: dict, source: SourceSpec, epoch: int):
-        try:
-            from llava_ecg.render import RenderSpec, render
-            from llava_ecg.signals import read_record
-        except ImportError as exc:
-            raise DataConfigError(f"on-the-fly rows need llava_ecg.signals and llava_ecg.render ({exc})") from exc
+        from llava_ecg.render import RenderSpec, render
+        from llava_ecg.signals import read_record
+
         spec = dict(spec)
         record = spec.pop("record", None)
         record_source = spec.pop("source", None)

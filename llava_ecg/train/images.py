@@ -2,7 +2,7 @@
 
 * ``pad``: pad to the vision input's aspect ratio with the processor's mean colour, then resize. For a
   square CLIP input this is upstream's ``expand2square`` exactly; for a non-square input (e.g. 64x256
-  for ECG strips, see LEARNABILITY.md) it keeps the strip instead of squashing a padded square.
+  for ECG strips, see docs/training.md) it keeps the strip instead of squashing a padded square.
 * ``anyres``: what upstream ``llava.mm_utils.process_anyres_image`` computes (base view + tiles,
   ``(1+N, 3, H, W)``) with ``image_grid_pinpoints`` from the recipe or the model config; square vision inputs
   only, because upstream tiles with ``crop_size['height']``. CLIP-style processors go through

@@ -1,6 +1,6 @@
 """Wire llava-ecg into unmodified upstream ``llava.train.train.train()``.
 
-``train()`` looks these module attributes up when it runs (UPSTREAM.md §3.1/3.3), so plain attribute
+``train()`` looks these module attributes up when it runs (docs/upstream.md), so plain attribute
 assignment swaps in our pieces without editing or copying upstream:
 
 * ``DataArguments`` / ``TrainingArguments`` -> ``arguments.EcgDataArguments`` / ``EcgTrainingArguments``

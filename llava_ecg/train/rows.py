@@ -55,11 +55,6 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get("LLAVA_ECG_CACHE") or Path.home() / ".cache" / "llava_ecg") / "rows"
 
 
-def _atomic_write_bytes(path: Path, write) -> None:
-    with atomic_open(path, "wb") as fh:
-        write(fh)
-
-
 def _scan_offsets(path: Path) -> np.ndarray:
     offsets = []
     pos = 0
@@ -114,7 +109,8 @@ class RowStore:
                 if is_array:
                     self._convert_array(lines_path)
                 offsets = _scan_offsets(lines_path)
-                _atomic_write_bytes(index_path, lambda fh: np.save(fh, offsets))
+                with atomic_open(index_path, "wb") as fh:
+                    np.save(fh, offsets)
         return lines_path, np.load(index_path)
 
     def _check_first_line(self) -> None:
@@ -143,7 +139,8 @@ class RowStore:
             for row in rows:
                 fh.write(json.dumps(row, ensure_ascii=False).encode("utf-8") + b"\n")
 
-        _atomic_write_bytes(lines_path, write)
+        with atomic_open(lines_path, "wb") as fh:
+            write(fh)
 
     def __len__(self) -> int:
         return len(self.offsets)

@@ -3,7 +3,7 @@
 * model config: ``image_grid_pinpoints`` (upstream ``train()`` never writes it) and, when the vision
   tower is trained, ``unfreeze_mm_vision_tower`` so that upstream's loader keeps the trained tower;
 * ``unfreeze_vision_tower`` / ``mm_vision_tower_lr``: upstream freezes CLIP and runs it under
-  ``torch.no_grad``; LEARNABILITY.md shows a small ECG model only learns with it trainable;
+  ``torch.no_grad``; docs/training.md shows a small ECG model only learns with it trainable;
 * the epoch-deterministic sampler of our dataset (resume replays the same order);
 * per-batch bookkeeping from the collator -> end-of-run data summary
   (``<output_dir>/llava_ecg_data_summary.json``): skipped samples by reason, supervised tokens,

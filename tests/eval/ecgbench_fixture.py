@@ -3,7 +3,7 @@
 ``write_ecgbench(root, parquet=...)`` writes the authors' JSON + images export (``<config>.json`` +
 ``images/<image>``) for some configs and the HF parquet layout (``<config>/test-00000-of-00001.parquet``, ``image``
 as ``{bytes, path}``, ``conversations`` typed as published: ecgqa values as lists, arena ``{question, answer}``) for
-the others. Prompts follow ``../shared/reference/PULSE.md`` §2.2 (verbatim where the digest has them).
+the others. Prompts are the published ones (``llava_ecg.catalog.subsets``) where ECGBench has them.
 """
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""ECGBench-shaped rows for scorer tests (prompts as published, see FORMATS.md §A6)."""
+"""ECGBench-shaped rows for scorer tests (prompts as published in the ECGBench JSON)."""
 from __future__ import annotations
 
 CPSC_PROMPT = (

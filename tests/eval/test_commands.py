@@ -128,7 +128,7 @@ def test_report_writes_markdown_and_plots(tmp_path, cpsc):
     assert "| mine (strict) |" in md and "| mine (pulse) |" in md and "| PULSE-7B (pulse) |" in md
     assert "41.0 [34.5, 47.5]" in md and "43.0" in md  # lmms-eval's ci95 metric reaches the table
     pngs = sorted(p.name for p in (tmp_path / "out").glob("*.png"))
-    assert "radar.png" in pngs
+    assert "paper_comparison.png" in pngs
     assert any(p.startswith("f1_cpsc-test_mine_") for p in pngs)
     assert any(p.startswith("confusion_csn-test-no-cot_mine_") for p in pngs)
     for p in (tmp_path / "out").glob("*.png"):
@@ -174,3 +174,35 @@ def test_files_that_are_not_utf8_are_named_in_the_error(tmp_path, cpsc, capsys):
     bad_ref.write_bytes(b'{"id": "cpsc-0", "conversations": []}\n{"id": "\xff"}\n')
     assert main(["score", "cpsc-test", str(preds), "-r", str(bad_ref)]) == 2
     assert "ref.jsonl:2: not UTF-8 text" in capsys.readouterr().err
+
+
+def test_report_lists_a_rescored_lmms_run_once_beside_the_paper(tmp_path, cpsc):
+    rows, ref = cpsc
+    run = tmp_path / "res" / "openai_model_version_gpt-4o"  # lmms-eval's folder name, not the model's
+    run.mkdir(parents=True)
+    (run / "20261130_010203_results.json").write_text(json.dumps({
+        "results": {"ecgbench_cpsc": {"f1,none": 10.0, "f1_pulse,none": 12.0, "auc_pulse,none": 51.0,
+                                      "hl_pulse,none": 20.0}},
+        "config": {"model": "openai", "model_args": "model_version=gpt-4o,base_url=http://127.0.0.1:1/v1"},
+    }))
+    samples = _write_jsonl(run / "20261130_010203_samples_ecgbench_cpsc.jsonl",
+                           [{"doc_id": i, "filtered_resps": ["AF"]} for i in range(len(rows))])
+    assert main(["score", "cpsc-test", str(samples), "-r", str(ref), "--mode", "pulse", "--bootstrap", "0",
+                 "-o", str(tmp_path / "res" / "cpsc.pulse.json")]) == 0
+    other = tmp_path / "res" / "qwen"
+    other.mkdir()
+    (other / "20261130_020000_results.json").write_text(json.dumps({
+        "results": {"ecgbench_mmmu": {"acc,none": 30.0, "acc_pulse,none": 31.0}},
+        "config": {"model": "openai", "model_args": "model=Qwen2.5-VL-7B,base_url=http://127.0.0.1:2/v1"}}))
+    assert main(["report", str(tmp_path / "res"), "--paper-rows", "PULSE-7B,GPT-4o mini,MERL", "--no-plots"]) == 0
+    md = (tmp_path / "res" / "report.md").read_text()
+    paper_table = md.split("## Beside the paper")[1].split("## Strict")[0]
+    rows_md = [line for line in paper_table.splitlines() if line.startswith("| ") and not line.startswith("| Model")]
+    assert [line.split(" | ")[0] for line in rows_md] == [
+        "| gpt-4o (pulse)", "| Qwen2.5-VL-7B (pulse)", "| PULSE-7B (paper v1)", "| GPT-4o mini (paper v1)",
+        "| MERL (paper v1)"]
+    assert "74.2†" in rows_md[-1] and "82.8†" in rows_md[-1] and "N/A" in rows_md[-1]
+    details = md.split("## Details")[1]
+    assert details.count("| cpsc-test | gpt-4o | pulse |") == 1 and "cpsc.pulse.json" in details  # the score file
+    assert details.count("| cpsc-test | gpt-4o | strict |") == 1  # lmms-eval's strict entry stays
+    assert main(["report", str(tmp_path / "res"), "--paper-rows", "GPT-5"]) == 2

@@ -33,8 +33,8 @@ def test_report_judging_aggregation_failures_and_cache(tmp_path):
         stub.on("GT report 1", Reply(status=429, headers={"Retry-After": "0"}), _report_json(4, 5, 6, wave_key="Form"))
         stub.on("GT report 2", "```json\n" + _report_json(10, 10, 10) + "\n``` hope this helps")
         stub.on("GT report 3", "I refuse to produce JSON")  # -> failure, not 0
-        stub.on("GT report 4", Reply(content=_report_json(0, 0, 0), delay_s=4.0))  # always times out
-        s = score("ptb-test-report", PREDS, ROWS, judge=_judge(stub, tmp_path, timeout_s=1.0, max_retries=1),
+        stub.on("GT report 4", Reply(content=_report_json(0, 0, 0), delay_s=6.0))  # always times out
+        s = score("ptb-test-report", PREDS, ROWS, judge=_judge(stub, tmp_path, timeout_s=2.0, max_retries=1),
                   bootstrap=0)
         assert s["n"] == 5 and s["judged"] == 3 and s["failed"] == 2
         # item scores: mean(8,6,10)*10 = 80, mean(4,5,6)*10 = 50, 100
@@ -48,19 +48,19 @@ def test_report_judging_aggregation_failures_and_cache(tmp_path):
         assert "timeout" in by_id["ptb-report-00004_hr-0"].error
         assert by_id["ptb-report-00001_hr-0"].attempts == 2
         prompt = stub.requests_for("GT report 0")[0]
-        assert "[The Start of Ground Truth Report]\nGT report 0: sinus rhythm.\n[The End of Ground Truth Report]" in prompt.prompt
-        assert "[The Start of Generated Report]\nmodel report 0\n[The End of Generated Report]" in prompt.prompt
+        assert ("[The Start of Ground Truth Report]\n GT report 0: sinus rhythm.\n [The End of Ground Truth Report]\n"
+                " [The Start of Generated Report]\n model report 0\n [The End of Generated Report]") in prompt.prompt
         assert prompt.json["temperature"] == 0 and prompt.json["response_format"] == {"type": "json_object"}
 
         # rerun: the three good items come from the cache; only the failures are asked again
         before = len(stub.requests)
         stub.reset_script()
         stub.on("GT report 3", _report_json(5, 5, 5))
-        stub.on("GT report 4", Reply(content=_report_json(0, 0, 0), delay_s=4.0))
+        stub.on("GT report 4", Reply(content=_report_json(0, 0, 0), delay_s=6.0))
         stub.default = "must not be asked: cached"
-        again = score("ptb-test-report", PREDS, ROWS, judge=_judge(stub, tmp_path, timeout_s=1.0, max_retries=0),
+        again = score("ptb-test-report", PREDS, ROWS, judge=_judge(stub, tmp_path, timeout_s=2.0, max_retries=0),
                       bootstrap=0)
-        asked = {r.prompt.split("[The Start of Ground Truth Report]\n")[1][:11] for r in stub.requests[before:]}
+        asked = {r.prompt.split("[The Start of Ground Truth Report]\n ")[1][:11] for r in stub.requests[before:]}
         assert asked == {"GT report 3", "GT report 4"}
         assert again["judged"] == 4 and again["failed"] == 1
         assert sum(j.cached for j in again.records) == 3

@@ -1,6 +1,5 @@
 """The authors' 500-item PTB-XL report file (realdata, skipped when absent): every item judged under its own id."""
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -9,9 +8,10 @@ from llava_ecg.eval import score
 from llava_ecg.eval.judge import Judge
 from llava_ecg.eval.references import gold_answer, load_references, question
 from llava_ecg.llm import ChatClient, LLMConfig
+from tests.conftest import shared_dir
 from tests.support.openai_stub import OpenAIStub
 
-SHARED = Path(os.environ.get("LLAVA_ECG_SHARED") or Path(__file__).resolve().parents[2] / ".." / "shared")
+SHARED = shared_dir() or Path("../shared")  # see docs/testing.md: LLAVA_ECG_SHARED
 REPORTS = SHARED / "realdata" / "pulse" / "ptb_report_generation_test.json"
 
 pytestmark = [pytest.mark.realdata, pytest.mark.skipif(not REPORTS.is_file(), reason=f"{REPORTS} not present")]

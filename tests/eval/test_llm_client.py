@@ -104,7 +104,7 @@ def test_complete_many_keeps_order_and_limits_concurrency():
         with lock:
             active[0] += 1
             peak[0] = max(peak[0], active[0])
-        time.sleep(0.05)
+        time.sleep(0.2)  # long enough that 3 workers overlap even on a loaded machine
         with lock:
             active[0] -= 1
         return "echo " + req.prompt

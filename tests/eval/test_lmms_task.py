@@ -10,7 +10,7 @@ from tests.eval.ecgbench_fixture import write_ecgbench
 
 @pytest.fixture
 def task_dir(tmp_path, monkeypatch):
-    for name in ("ECGBENCH_ROOT", "ECGBENCH_SOURCE", "ECGBENCH_OPTION_SCORES"):
+    for name in ("ECGBENCH_ROOT", "ECGBENCH_SOURCE"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     monkeypatch.setenv("LMMS_EVAL_DATASETS_CACHE", str(tmp_path / "cache"))
@@ -50,11 +50,52 @@ def test_user_yaml_pins_source_and_inherits_everything(task_dir):
     assert out["auc"]["prediction"] == "NORM" and out["auc_logprob"]["logprobs"][:2] == [-0.5, -3.0]
 
 
-def test_option_scoring_can_be_switched_off(task_dir, monkeypatch):
-    monkeypatch.setenv("ECGBENCH_OPTION_SCORES", "0")
+class _Model:
+    """Stands in for an lmms-eval model object: only what ``runtime.capabilities`` reads."""
+
+    def __init__(self, *, simple: bool, loglikelihood: bool):
+        self.is_simple = simple
+        self._ll = loglikelihood
+
+    def loglikelihood(self, requests):
+        if not self._ll:
+            raise NotImplementedError("TODO")
+        return []
+
+    def generate_until_multi_round(self, requests):
+        raise NotImplementedError("TODO")
+
+
+META = {"task": "my_cpsc", "doc_id": 1, "repeats": 1, "split": "test"}
+
+
+@pytest.mark.parametrize("simple,loglikelihood", [(True, False), (False, False), (False, True)])
+def test_no_option_scores_for_models_without_loglikelihood(task_dir, monkeypatch, simple, loglikelihood):
+    from llava_ecg.eval.lmms import runtime
+
+    monkeypatch.setattr(runtime, "current_model", lambda: _Model(simple=simple, loglikelihood=loglikelihood))
     task = _load(task_dir, "my_cpsc")
-    request = task.construct_requests(doc_id=1, ctx="Q", metadata={"task": "my_cpsc", "doc_id": 1, "repeats": 1,
-                                                                    "split": "test"})
+    request = task.construct_requests(doc_id=1, ctx="Q", metadata=META)
+    assert request.request_type == "generate_until"
+    doc = task.test_docs()[1]
+    if simple:
+        assert request.args[1] == task.config.generation_kwargs and request.args[2](doc)[0].size == (48, 64)
+    else:  # chat: (ctx, doc_to_messages, gen_kwargs, doc_id, task, split)
+        (message,) = request.args[1](doc)
+        assert [part["type"] for part in message["content"]] == ["image", "text"]
+        assert message["content"][1]["text"] == task.doc_to_text(doc) and request.args[2]["max_new_tokens"] == 1024
+
+
+def test_simple_model_without_multi_round_gets_arena_turn_one(tmp_path, monkeypatch):
+    from llava_ecg.eval.lmms import runtime
+
+    write_ecgbench(tmp_path / "data", configs=("arena",))
+    monkeypatch.setenv("ECGBENCH_ROOT", str(tmp_path / "data"))
+    monkeypatch.setenv("LMMS_EVAL_DATASETS_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(runtime, "current_model", lambda: _Model(simple=True, loglikelihood=True))
+    folder = tasks_path() / "ecgbench"
+    task = _load(folder, "ecgbench_arena")
+    request = task.construct_requests(doc_id=0, ctx="Q", metadata=dict(META, task="ecgbench_arena", doc_id=0))
     assert request.request_type == "generate_until"
 
 

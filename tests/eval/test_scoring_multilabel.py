@@ -83,7 +83,7 @@ def test_code15_strict_whole_tokens():
 
 def test_strict_st_vs_std_and_afl():
     from llava_ecg.eval.parse import strict_labels
-    from llava_ecg.eval.subsets import get_subset
+    from llava_ecg.catalog.subsets import get_subset
 
     code15 = get_subset("code15-test")
     assert strict_labels(code15, "ST; AF") == ["ST", "AF"]

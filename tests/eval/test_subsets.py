@@ -10,7 +10,7 @@ EXPECTED = {
 
 
 def test_nine_subsets_with_kinds():
-    from llava_ecg.eval.subsets import ECGBENCH
+    from llava_ecg.catalog.subsets import ECGBENCH
 
     assert {name: SUBSETS[name].kind for name in ECGBENCH} == EXPECTED
     extra = set(SUBSETS) - set(ECGBENCH)

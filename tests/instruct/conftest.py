@@ -58,7 +58,7 @@ def synthetic_pool():
 def source_ecgs(synthetic_pool):
     """(source, ref, ECG) triples covering every source kind, including synthetic rhythms."""
     out = []
-    for i, ecg in enumerate(synthetic_pool):
+    for ecg in synthetic_pool:
         out.append(("synthetic", f"synthetic/{ecg.meta['id']}", ecg))
     k = 0
     for source, metas in SOURCE_METAS.items():

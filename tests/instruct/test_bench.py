@@ -14,7 +14,7 @@ from llava_ecg.instruct import bench
 from llava_ecg.instruct.facts import record_facts
 from tests.instruct.conftest import SOURCE_METAS, _with_meta, fake_render
 
-# Quoted verbatim from the published ECGBench JSON (../shared/reference/PULSE.md §2.2, FORMATS.md §A6).
+# Quoted verbatim from the published ECGBench JSON.
 PUBLISHED = {
     "cpsc-test": "You are provided with an ECG signal image. Please classify the ECG image into the following diagnostic "
                  "statement classes:\nNORM(Normal ECG), AF(Atrial fibrillation), I-AVB(First-degree atrioventricular "
@@ -33,21 +33,12 @@ PUBLISHED = {
 
 
 def test_prompts_are_the_published_bytes():
-    assert bench.CPSC_PROMPT == PUBLISHED["cpsc-test"]
-    assert bench.CODE15_PROMPT == PUBLISHED["code15-test"]
-    assert bench.REPORT_PROMPT == PUBLISHED["ptb-test-report"]
-    assert bench.MCQ_PROMPT == PUBLISHED["mcq-head"]
-    from llava_ecg.instruct.ecgqa import BENCH_PROMPT
-    assert BENCH_PROMPT.format(question="Q?", options="a, b") == PUBLISHED["ecgqa"].format(q="Q?", o="a, b")
+    from llava_ecg.catalog.subsets import get_subset
 
-
-def test_published_strings_match_the_reference_digest(shared):
-    """Guards the transcription above against the research digest (skips when ../shared is absent)."""
-    text = (shared / "reference" / "PULSE.md").read_text() + (shared / "reference" / "FORMATS.md").read_text()
-    flat = text.replace("\\n", "\n")
-    for key in ("cpsc-test", "code15-test", "ptb-test-report", "mcq-head"):
-        assert PUBLISHED[key].rstrip("\n") in flat, key
-    assert PUBLISHED["ecgqa"].split("{q}")[0] in flat
+    for name in ("cpsc-test", "code15-test", "ptb-test-report"):
+        assert get_subset(name).prompt == PUBLISHED[name]
+    assert get_subset("g12-test-no-cot").prompt == get_subset("csn-test-no-cot").prompt == PUBLISHED["mcq-head"]
+    assert get_subset("ecgqa-test").prompt.format(question="Q?", options="a, b") == PUBLISHED["ecgqa"].format(q="Q?", o="a, b")
 
 
 def _records(source):
@@ -70,7 +61,8 @@ def test_multilabel_subsets_answer_with_the_record_labels(tmp_path):
     for row in rows:
         assert list(row) == ["id", "image", "conversations"]
         assert [t["from"] for t in row["conversations"]] == ["human", "gpt"]
-        assert row["conversations"][0]["value"] == bench.PTB_PROMPT and "<image>" not in bench.PTB_PROMPT
+        prompt = bench.get_subset("ptb-test").prompt
+        assert row["conversations"][0]["value"] == prompt and "<image>" not in prompt
     bench.build_bench("cpsc-test", _records("cpsc"), tmp_path, render=False, progress=False)
     (row,) = _rows(tmp_path, "cpsc-test")
     assert row["conversations"] == [{"from": "human", "value": PUBLISHED["cpsc-test"]}, {"from": "gpt", "value": "PVC;STD"}]
@@ -86,7 +78,7 @@ def test_mcq_options_are_sets_of_four_codes_with_one_right_answer():
     facts = record_facts("g12/E1", ecg)
     letters = set()
     for seed in range(40):
-        (row,) = bench.SUBSETS["g12-test-no-cot"](facts, ecg, random.Random(seed))
+        (row,) = bench.BUILDERS["g12-test-no-cot"](facts, ecg, random.Random(seed))
         assert row.prompt.startswith(PUBLISHED["mcq-head"])
         options = re.findall(r"^([A-H])\. (.+)$", row.prompt, flags=re.M)
         assert [letter for letter, _ in options] == list("ABCDEFGH")
@@ -116,8 +108,8 @@ def test_limit_is_a_seeded_sample(tmp_path):
     recs = [(f"cpsc/A{i:04d}", _with_meta(synthesize("sinus", seed=i), source="challenge", database="cpsc",
                                           snomed=["164889003"])) for i in range(12)]
     a = bench.build_bench("cpsc-test", recs, tmp_path / "a", limit=5, seed=1, render=False, progress=False)
-    b = bench.build_bench("cpsc-test", recs, tmp_path / "b", limit=5, seed=1, render=False, progress=False)
-    c = bench.build_bench("cpsc-test", recs, tmp_path / "c", limit=5, seed=2, render=False, progress=False)
+    bench.build_bench("cpsc-test", recs, tmp_path / "b", limit=5, seed=1, render=False, progress=False)
+    bench.build_bench("cpsc-test", recs, tmp_path / "c", limit=5, seed=2, render=False, progress=False)
     assert a["rows"] == 5
     ids = lambda p: [r["id"] for r in _rows(p, "cpsc-test")]  # noqa: E731
     assert ids(tmp_path / "a") == ids(tmp_path / "b") != ids(tmp_path / "c")

@@ -198,7 +198,7 @@ def test_large_label_spaces_also_get_eight_option_mcqs(source_ecgs):
     import random
 
     from llava_ecg.instruct.facts import record_facts
-    from llava_ecg.instruct.tasks import TASKS
+    from llava_ecg.instruct.engine import TASKS
 
     (_, ref, ecg), = [t for t in source_ecgs if t[1].startswith("g12/")]
     facts = record_facts(ref, ecg)

@@ -9,10 +9,11 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from llava_ecg.instruct import labels as L
-from llava_ecg.instruct.clinical import blocked, display_name, related
-from llava_ecg.instruct.facts import RecordFacts, challenge_space
-from llava_ecg.instruct.tasks import cells, run_task
+from llava_ecg.catalog import labels as L
+from llava_ecg.catalog.clinical import blocked, display_name, related
+from llava_ecg.catalog.labels import challenge_space
+from llava_ecg.instruct.facts import RecordFacts
+from llava_ecg.instruct.engine import cells, run_task
 
 SPACES = {"ptbxl": L.PTBXL_SPACE, "code15": L.CODE15_SPACE, "cpsc": L.CPSC_SPACE, "mimic": L.GENERIC_SPACE,
           "g12": challenge_space("g12"), "csn": challenge_space("csn")}
@@ -103,3 +104,19 @@ def test_relations_and_display_names():
 
 def facts_space(source: str) -> str:
     return SPACES[source].name
+
+
+def test_free_text_records_claim_no_abnormality_only_when_fully_parsed():
+    from llava_ecg.instruct.facts import record_facts
+    from llava_ecg.signals.synthetic import synthesize
+
+    ecg = synthesize("sinus", seed=0)
+    for report, complete in (("Sinus bradycardia. Borderline ECG.", True), ("Sinus rhythm\nInferior Q waves", False),
+                             ("Sinus rhythm. Abnormal ECG.", False)):
+        ecg.meta = {"source": "mimic", "report": report}
+        facts = record_facts("mimic/r", ecg, "mimic")
+        assert facts.labels_complete is complete
+        assert not facts.family_labels("morphology")
+        answers = [run_task(("morphology", "open"), facts, random.Random(s)) for s in range(5)]
+        assert all((a is not None and "no morphological abnormality" in a.turns[0][1]) == complete for a in answers)
+        assert complete or all(a is None for a in answers)

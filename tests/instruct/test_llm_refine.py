@@ -29,7 +29,7 @@ def responder(request):
 
 
 def _client(stub, cache, **kw):
-    config = LLMConfig(base_url=stub.url, model="stub-llm", cache_dir=str(cache), timeout_s=1.5, backoff_s=0.001,
+    config = LLMConfig(base_url=stub.url, model="stub-llm", cache_dir=str(cache), timeout_s=3.0, backoff_s=0.001,
                        max_retries=4, concurrency=4, **kw)
     return ChatClient(config, sleep=lambda s: None)
 
@@ -50,7 +50,7 @@ def test_rewrite_filter_retries_and_cache(tmp_path, synthetic_pool):
     plain_rows = {r["id"]: r for r in rio.iter_jsonl(plain.files["jsonl"])}
     with OpenAIStub(responder=responder) as stub:
         stub.push(Reply(status=429, headers={"Retry-After": "0"}), Reply(body="not json {"),
-                  Reply(content="late", delay_s=5.0), Reply(status=503))
+                  Reply(content="late", delay_s=9.0), Reply(status=503))
         res = _build(records, tmp_path / "llm", LLMRefiner(_client(stub, tmp_path / "cache")))
         n_requests = len(stub.requests)
         distinct = {json.dumps(r.json, sort_keys=True) for r in stub.requests}

@@ -9,10 +9,12 @@ import random
 import pytest
 
 from llava_ecg.eval import parse
-from llava_ecg.eval.subsets import get_subset
-from llava_ecg.instruct import labels as L
-from llava_ecg.instruct.ecgqa import BENCH_PROMPT, instruct_item
-from llava_ecg.instruct.facts import RecordFacts, challenge_space
+from llava_ecg.catalog.subsets import get_subset
+from llava_ecg.catalog import labels as L
+from llava_ecg.catalog.subsets import ECGQA_PROMPT as BENCH_PROMPT
+from llava_ecg.instruct.ecgqa import instruct_item
+from llava_ecg.catalog.labels import challenge_space
+from llava_ecg.instruct.facts import RecordFacts
 from llava_ecg.instruct.indomain import code15_class_list, code15_normal, cpsc_classes, ptb_superclass_list
 from llava_ecg.instruct.indomain import _cpsc_list as cpsc_list
 

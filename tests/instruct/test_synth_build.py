@@ -13,9 +13,9 @@ import pytest
 from llava_ecg.cli import main
 from llava_ecg.instruct import io as rio
 from llava_ecg.instruct.build import BuildConfig, build_instruct
-from llava_ecg.instruct.synth import FRAMINGS, OUTPUT_FORMATS, SynthConfig, SynthIncomplete, Synthesizer
+from llava_ecg.instruct.synth import FRAMINGS, OUTPUT_FORMATS, SynthConfig, Synthesizer, SynthIncomplete
 from llava_ecg.instruct.synth.grounding import format_problem
-from llava_ecg.instruct.tasks import is_probably_english
+from llava_ecg.instruct.engine import is_probably_english
 from llava_ecg.llm.client import ChatClient, LLMConfig
 from tests.instruct.conftest import SOURCE_METAS, _with_meta
 from tests.support.fake_llm import responder
@@ -150,8 +150,8 @@ def test_http_faults_are_retried_and_a_cached_rerun_sends_nothing(tmp_path, reco
     with OpenAIStub(responder=responder()) as stub:
         stub.push(Reply(status=429, headers={"Retry-After": "0"}), Reply(body="not json {"),
                   Reply(content="late", delay_s=0.6), Reply(status=503), Reply(json_body={"choices": []}))
-        synth = Synthesizer(_client(stub, tmp_path / "cache", "gen-70b", timeout_s=0.3),
-                            _client(stub, tmp_path / "cache", "judge-8b", timeout_s=0.3), SynthConfig())
+        synth = Synthesizer(_client(stub, tmp_path / "cache", "gen-70b", timeout_s=0.3, max_retries=6),
+                            _client(stub, tmp_path / "cache", "judge-8b", timeout_s=0.3, max_retries=6), SynthConfig())
         res = _build(few, tmp_path / "o", synth)
         n = len(stub.requests)
         distinct = {json.dumps(r.json, sort_keys=True) for r in stub.requests}

@@ -6,11 +6,16 @@ import json
 
 import pytest
 
-from llava_ecg.instruct import labels as L
+from llava_ecg.catalog import labels as L
 from llava_ecg.instruct.facts import RecordFacts
 from llava_ecg.instruct.synth import JudgeNotIndependent, check_independent
-from llava_ecg.instruct.synth.grounding import (Grounding, claimed_codes, format_problem, quote_overlap,
-                                                stated_measurements)
+from llava_ecg.instruct.synth.grounding import (
+    Grounding,
+    claimed_codes,
+    format_problem,
+    quote_overlap,
+    stated_measurements,
+)
 from llava_ecg.instruct.synth.parse import ParseError, parse_dialogue, parse_report, parse_task, parse_verdict
 from llava_ecg.instruct.synth.prompts import FRAMINGS, OUTPUT_FORMATS, PROMPTS
 
@@ -34,6 +39,8 @@ def grounding():
      "List findings as JSON.", "```json\n{\"rhythm\": \"sinus\"}\n```"),
     ("Sure! Here it is.\nTask: Tabulate.\nResponse:\n| a | b |\n|---|---|\n| 1 | 2 |", "Tabulate.",
      "| a | b |\n|---|---|\n| 1 | 2 |"),
+    ("Task: A 60-year-old arrives.\nQuestion: which rhythm?\nResponse: Step 1: rate.\nAnswer: sinus rhythm.",
+     "A 60-year-old arrives.\nQuestion: which rhythm?", "Step 1: rate.\nAnswer: sinus rhythm."),
 ])
 def test_parse_task(reply, task, response):
     assert parse_task(reply) == (task, response)
@@ -152,6 +159,8 @@ def test_report_and_dialogue_checks():
                "No other finding is described.")
     assert g.check_report(english) == []
     assert g.check_report(english + " Atrial fibrillation is present.") == ["invented_label"]
+    half = "The rhythm is sinus rhythm with P-Verbreiterung. The axis is normal. There is an inferior infarction. Done."
+    assert g.check_report(half) == ["translation_failed"]  # a German word the report markers miss
     assert g.check_dialogue([("Rate?", "Regular. Sinus rhythm is seen."), ("Anything else?", "Inferior MI.")]) \
         == ["too_short"]
 

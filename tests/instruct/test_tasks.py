@@ -9,8 +9,9 @@ from collections import defaultdict
 import pytest
 
 from llava_ecg.instruct.facts import record_facts
-from llava_ecg.instruct.labels import PTBXL_SPACE, generic_codes_from_text, ptbxl_superclasses
-from llava_ecg.instruct.tasks import LETTERS, MEASURES, NO_MORPHOLOGY, RATE_PATTERNS, TASKS, name_of, negatives, templated_report
+from llava_ecg.catalog.labels import PTBXL_SPACE, generic_codes_from_text, ptbxl_superclasses
+from llava_ecg.instruct.engine import LETTERS, TASKS
+from llava_ecg.instruct.tasks import MEASURES, NO_MORPHOLOGY, RATE_PATTERNS, name_of, negatives, templated_report
 
 ANSWER_LINE = re.compile(r"(?:^|\n)Answer: ([A-H])\. (.+)$")
 SEEDS = range(12)

@@ -44,5 +44,7 @@ def test_reduced_quickstart_produces_every_artefact(tmp_path, offline_env):
     assert set(accs) == {"before", "after"} and all(0 <= float(v) <= 100 for v in accs.values())
     assert "| chance | 25.0 % |" in report
     assert len(re.findall(r"^\| (sinus|atrial)", report, re.M)) == 4  # per-class F1 rows
+    console = proc.stdout.split("\nreport: ")[0].rstrip().splitlines()
+    assert console[-1].startswith("| "), console[-3:]  # the console copy ends on the per-class table, not a heading
     steps = json.loads((out / "checkpoint" / "trainer_state.json").read_text())["global_step"]
     assert steps == 6

@@ -9,7 +9,8 @@ from llava_ecg.quickstart import QuickstartConfig
 
 @pytest.mark.parametrize("args", [["--train-per-class", "0"], ["--test-per-class", "0"], ["--epochs", "0"],
                                   ["--minutes", "-1"]])
-def test_bad_options_are_one_line_errors(tmp_path, capsys, args):
+def test_bad_options_are_one_line_errors(tmp_path, capsys, monkeypatch, args):
+    monkeypatch.setenv("OMP_NUM_THREADS", __import__("os").environ.get("OMP_NUM_THREADS", "1"))  # restored after
     try:
         code = main(["quickstart", "-o", str(tmp_path / "qs"), *args])
     except SystemExit as exc:  # refused by the parser (usage, then the error line)

@@ -97,7 +97,7 @@ def test_custom_transforms_plug_in():
         with pytest.raises(RenderSpecError, match="p must be"):
             Invert(p=2)
     finally:
-        TRANSFORMS.pop("test_invert")
+        TRANSFORMS.unregister("test_invert")
 
 
 def test_remap_path_matches_warp_perspective():
@@ -154,4 +154,4 @@ def test_transform_apply_failures_name_the_transform():
         with pytest.raises(RenderSpecError, match="'test_broken' failed.*boom"):
             pipe.apply(_page(), pipe.sample(0))
     finally:
-        TRANSFORMS.pop("test_broken")
+        TRANSFORMS.unregister("test_broken")

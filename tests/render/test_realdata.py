@@ -1,20 +1,20 @@
 """Real records from ../shared/realdata (skipped when that folder is absent)."""
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from llava_ecg.render import digitize, render_page
-from llava_ecg.render.batch import read_record
+from llava_ecg.signals import read_record
+from tests.conftest import shared_dir
 
 pytestmark = pytest.mark.realdata
 
 
 def _realdata() -> Path | None:
-    env = os.environ.get("LLAVA_ECG_SHARED")
-    root = (Path(env) if env else Path(__file__).resolve().parents[2] / ".." / "shared") / "realdata"
-    return root if root.is_dir() else None
+    shared = shared_dir()
+    root = shared / "realdata" if shared else None
+    return root if root and root.is_dir() else None
 
 
 REAL = _realdata()

@@ -87,3 +87,9 @@ def test_code15_bad_part_and_padding_row_are_not_records(tmp_path):
     got = refs(root, skipped=skipped)
     assert len(got) == len(mini.CODE15_EXAMS) and not any(r.endswith("::0") for r in got)
     assert skipped.counts == {"bad HDF5 file": 1}
+
+
+@pytest.mark.parametrize("source", ["ptbxl", "code15", "challenge", "georgia"])
+def test_every_reader_takes_the_common_read_options(datasets, source):
+    root = datasets["challenge" if source == "georgia" else source]
+    assert len(refs(root, source=source, extra_leads="drop", limit=2)) == 2

@@ -1,4 +1,4 @@
-"""Small fixture datasets written in the exact on-disk formats of the real sources (FORMATS.md Part A, §A7).
+"""Small fixture datasets written in the exact on-disk formats of the real sources (docs/signals.md lists what each reader expects).
 
 Every function writes into ``root`` (created if needed) and returns the dataset root as a ``Path``:
 
@@ -236,7 +236,7 @@ def make_code15(root, exams=CODE15_EXAMS) -> Path:
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     parts: dict[int, list] = {}
-    for part, exam_id, seconds, labels in exams:
+    for part, exam_id, seconds, _labels in exams:
         parts.setdefault(part, []).append((exam_id, seconds))
     for part, items in parts.items():
         tracings = np.zeros((len(items) + 1, 4096, 12), dtype=np.float32)
@@ -254,7 +254,7 @@ def make_code15(root, exams=CODE15_EXAMS) -> Path:
     with open(root / "exams.csv", "w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(cols)
-        for k, (part, exam_id, seconds, labels) in enumerate(exams):
+        for k, (part, exam_id, _seconds, labels) in enumerate(exams):
             flags = [str(lab in labels) for lab in ("1dAVb", "RBBB", "LBBB", "SB", "ST", "AF")]
             death = "" if k % 2 else "False"
             w.writerow([exam_id, 40 + k, str(k % 2 == 0), f"{41.5 + k:.6f}", *flags, 500 + k, death,

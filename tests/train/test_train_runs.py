@@ -112,8 +112,8 @@ def test_lora_on_a_weighted_mixture_then_merge(tiny_base, offline_env, tmp_path)
     a = write_rows(tmp_path / "a", n=12, text_only_every=0, ecginstruct=False)
     b = write_rows(tmp_path / "b", n=12, text_only_every=3, ecginstruct=False, jsonl=True)
     mix = tmp_path / "mix.yaml"
-    mix.write_text(f"sources:\n  - {{data_path: a/train.json, image_folder: a, weight: 1.0, name: a}}\n"
-                   f"  - {{data_path: b/train.jsonl, image_folder: b, weight: 0.5, name: b}}\n")
+    mix.write_text("sources:\n  - {data_path: a/train.json, image_folder: a, weight: 1.0, name: a}\n"
+                   "  - {data_path: b/train.jsonl, image_folder: b, weight: 0.5, name: b}\n")
     out = tmp_path / "out"
     output = launch([str(TINY_RECIPE), *tiny_overrides(
         tiny_base, mix, None, out, lora_enable=True, lora_r=8, lora_alpha=16, mm_projector_lr=1e-3,

@@ -1,7 +1,7 @@
 """LLM-as-judge for ``ptb-test-report`` and ``arena``: the paper's criteria and aggregation on any
 OpenAI-compatible endpoint (``llava_ecg.llm``), with a persistent per-item cache and explicit failures.
 
-Aggregation (PULSE.md §2.3): report item score = mean(Diagnosis, Waveform, Rhythm) × 10, subset score = mean over
+Aggregation (docs/judge.md): report item score = mean(Diagnosis, Waveform, Rhythm) × 10, subset score = mean over
 items; arena item score = mean(Accuracy, Completeness, Instruction Adherence) × 10 over the first two turns judged
 in one call, subset score = mean over items. Items the judge failed on (HTTP errors after retries, no parsable
 JSON, a missing or out-of-range score) are counted in ``failed`` and left out of the means — never scored 0.
@@ -17,9 +17,11 @@ from typing import Any
 
 import numpy as np
 
+from llava_ecg.catalog.subsets import REPORT, Subset
 from llava_ecg.eval.errors import JudgeNotConfigured
+from llava_ecg.eval.judge.layout import LAYOUTS, JudgeLayout, layout_for
 from llava_ecg.eval.judge.prompts import PROMPTS, JudgePrompt, arena_messages, prompt_for, register_prompt, report_messages
-from llava_ecg.eval.subsets import REPORT, Subset
+from llava_ecg.eval.scores import Scores
 from llava_ecg.llm import ChatClient, LLMConfig, LLMConfigError, extract_json
 
 #: Arena: the authors judge the first two turns.
@@ -103,14 +105,16 @@ class Judge:
     """Scores report/arena predictions with an LLM. Construct from a :class:`ChatClient` or the environment."""
 
     def __init__(self, client: ChatClient, *, prompt_name: dict[str, str] | None = None,
-                 prompt_file: dict[str, str] | None = None, progress: bool = True):
+                 prompt_file: dict[str, str] | None = None, progress: bool = True, layout: str | None = None):
         self.client = client
+        self.layout = layout_for(layout)
         self.prompt_name = prompt_name or {}
         self.prompt_file = prompt_file or {}
         self.progress = progress
 
     @classmethod
-    def from_env(cls, *, progress: bool = True, prompt_file: dict[str, str] | None = None, **overrides: Any) -> Judge:
+    def from_env(cls, *, progress: bool = True, prompt_file: dict[str, str] | None = None, layout: str | None = None,
+                 **overrides: Any) -> Judge:
         """``LLMConfig.from_env`` with judge defaults: temperature 0, JSON mode, cache in
         ``$LLAVA_ECG_LLM_CACHE`` or ``~/.cache/llava_ecg/llm``."""
         from llava_ecg.llm import default_cache_dir
@@ -126,7 +130,7 @@ class Judge:
                 f"{exc}. The report and arena subsets are scored by an LLM judge: give --judge-url/--judge-model "
                 "(or set LLAVA_ECG_LLM_BASE_URL and LLAVA_ECG_LLM_MODEL), see docs/judge.md"
             ) from exc
-        return cls(ChatClient(config), progress=progress, prompt_file=prompt_file)
+        return cls(ChatClient(config), progress=progress, prompt_file=prompt_file, layout=layout)
 
     def close(self) -> None:
         self.client.close()
@@ -150,14 +154,15 @@ class Judge:
         requests, ready = [], {}
         for index, (prediction, ref) in enumerate(pairs):
             if subset.kind == REPORT:
-                requests.append((index, report_messages(prompt, str(ref["gold"]), "" if prediction is None else str(prediction))))
+                requests.append((index, report_messages(prompt, str(ref["gold"]), "" if prediction is None else str(prediction),
+                                                         self.layout)))
                 continue
             turns = [tuple(t) for t in ref["turns"]][:ARENA_TURNS]
             answers = _arena_answers(prediction)
             if len(answers) < len(turns):
                 ready[index] = Judgement(ref["id"], False, error=f"prediction has {len(answers)} answer(s) for {len(turns)} turns")
                 continue
-            requests.append((index, arena_messages(prompt, turns, answers[: len(turns)])))
+            requests.append((index, arena_messages(prompt, turns, answers[: len(turns)], self.layout)))
         results = self.client.complete_many([m for _, m in requests], desc=f"judge {subset.name}", progress=self.progress)
         for (index, _), result in zip(requests, results):
             ref_id = pairs[index][1]["id"]
@@ -192,7 +197,6 @@ def _arena_answers(prediction: Any) -> list[str]:
 def score_judged(subset: Subset, pairs, *, judge: Judge | None, bootstrap: int, seed: int):
     """Judge every pair and aggregate the paper's way; see the module docstring."""
     from llava_ecg.eval import metrics
-    from llava_ecg.eval.scoring import Scores
 
     own = judge is None
     judge = Judge.from_env() if own else judge
@@ -218,5 +222,5 @@ def score_judged(subset: Subset, pairs, *, judge: Judge | None, bootstrap: int, 
     return result
 
 
-__all__ = ["ARENA_TURNS", "Judge", "JudgePrompt", "Judgement", "PROMPTS", "parse_judgement", "register_prompt",
+__all__ = ["ARENA_TURNS", "LAYOUTS", "Judge", "JudgeLayout", "layout_for", "JudgePrompt", "Judgement", "PROMPTS", "parse_judgement", "register_prompt",
            "score_judged"]

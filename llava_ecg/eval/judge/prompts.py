@@ -5,12 +5,14 @@ Figs A9/A10): the same criteria, the same 0-10 scales with anchors at 10/5/0, th
 length-blind, medical terminology), the same JSON output with the same criterion keys, and the report delimiters
 "[The Start of Ground Truth Report]" / "[The Start of Generated Report]". The instruction text is our own wording,
 not a copy of the authors' file; for bit-exact judging pass the figure's text with ``--prompt-file`` (see
-docs/judge.md). The item texts are appended by :func:`build_messages`.
+docs/judge.md). Where the item texts go is the layout's business (:mod:`llava_ecg.eval.judge.layout`).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+
+from llava_ecg.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -64,52 +66,57 @@ Criteria:
 
 Answer with a JSON object with the keys Accuracy, Completeness and Instruction Adherence; each value holds the score and a short explanation, for example: {"Accuracy": {"Score": 6, "Explanation": "..."}, "Completeness": {"Score": 5, "Explanation": "..."}, "Instruction Adherence": {"Score": 9, "Explanation": "..."}}"""
 
-PROMPTS: dict[str, JudgePrompt] = {}
+PROMPTS: Registry[JudgePrompt] = Registry("judge prompt")
 
 
 def register_prompt(prompt: JudgePrompt) -> JudgePrompt:
-    PROMPTS[prompt.name] = prompt
-    return prompt
+    return PROMPTS.register(prompt.name, prompt)
 
 
 register_prompt(JudgePrompt("report-pulse", "report", _REPORT_PULSE, REPORT_CRITERIA))
 register_prompt(JudgePrompt("arena-pulse", "arena", _ARENA_PULSE, ARENA_CRITERIA))
 
 
+def read_instruction(path: str | Path) -> str:
+    """An instruction file's text exactly, but for one final line break (editors add one): the authors' prompt saved
+    to a file reproduces their request byte for byte."""
+    path = Path(path)
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path}: cannot read judge prompt ({exc})") from exc
+    text = text[:-2] if text.endswith("\r\n") else text[:-1] if text.endswith("\n") else text
+    if not text.strip():
+        raise ValueError(f"{path}: judge prompt file is empty")
+    return text
+
+
 def prompt_for(kind: str, *, name: str | None = None, instruction_file: str | Path | None = None) -> JudgePrompt:
     """The template for ``kind`` ("report"/"arena"): a registered ``name``, else ``<kind>-pulse``; with
-    ``instruction_file`` its text replaces the instruction (criteria and parsing stay)."""
+    ``instruction_file`` (or ``$LLAVA_ECG_JUDGE_PROMPT_REPORT`` / ``_ARENA``) its text replaces the instruction
+    (criteria and parsing stay)."""
+    import os
+
     base = PROMPTS[name] if name else PROMPTS[f"{kind}-pulse"]
     if base.kind != kind:
         raise ValueError(f"judge prompt {base.name!r} is for {base.kind}, not {kind}")
+    instruction_file = instruction_file or os.environ.get(f"LLAVA_ECG_JUDGE_PROMPT_{kind.upper()}") or None
     if instruction_file is not None:
         path = Path(instruction_file)
-        try:
-            text = path.read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise ValueError(f"{path}: cannot read judge prompt ({exc})") from exc
-        if not text:
-            raise ValueError(f"{path}: judge prompt file is empty")
-        return JudgePrompt(f"{base.name}+{path.name}", kind, text, base.criteria)
+        return JudgePrompt(f"{base.name}+{path.name}", kind, read_instruction(path), base.criteria)
     return base
 
 
-def report_messages(prompt: JudgePrompt, ground_truth: str, generated: str) -> list[dict]:
-    content = (
-        f"{prompt.instruction}\n\n"
-        f"[The Start of Ground Truth Report]\n{ground_truth}\n[The End of Ground Truth Report]\n\n"
-        f"[The Start of Generated Report]\n{generated}\n[The End of Generated Report]"
-    )
-    return [{"role": "user", "content": content}]
+def report_messages(prompt: JudgePrompt, ground_truth: str, generated: str, layout=None) -> list[dict]:
+    """One user message: the instruction, then ground truth and generated report as ``layout`` places them."""
+    from llava_ecg.eval.judge.layout import PULSE_LAYOUT
+
+    return [{"role": "user", "content": (layout or PULSE_LAYOUT).report_text(prompt.instruction, ground_truth,
+                                                                              generated)}]
 
 
-def arena_messages(prompt: JudgePrompt, turns: list[tuple[str, str]], answers: list[str]) -> list[dict]:
-    """One message for the whole conversation: each question with its ground-truth and model answers."""
-    blocks = []
-    for i, ((question, truth), answer) in enumerate(zip(turns, answers), 1):
-        blocks.append(
-            f"[Question {i}]\n{question}\n\n"
-            f"[The Start of Ground Truth Answer {i}]\n{truth}\n[The End of Ground Truth Answer {i}]\n\n"
-            f"[The Start of Model Answer {i}]\n{answer}\n[The End of Model Answer {i}]"
-        )
-    return [{"role": "user", "content": prompt.instruction + "\n\n" + "\n\n".join(blocks)}]
+def arena_messages(prompt: JudgePrompt, turns: list[tuple[str, str]], answers: list[str], layout=None) -> list[dict]:
+    """One user message for the whole conversation: the ground-truth turns in one block, the model's in another."""
+    from llava_ecg.eval.judge.layout import PULSE_LAYOUT
+
+    return [{"role": "user", "content": (layout or PULSE_LAYOUT).arena_text(prompt.instruction, turns, answers)}]

@@ -32,6 +32,8 @@ def build_lmms_eval_command(args: argparse.Namespace) -> list[str]:
     model_args = [f"pretrained={args.model_path}", f"conv_template={args.conv_template}", f"dtype={args.dtype}"]
     if args.model_base:
         model_args.append(f"model_base={args.model_base}")
+    if args.no_option_scores:
+        model_args.append("option_scores=false")
     if args.device:
         model_args.append(f"device={args.device}")
     cmd = [sys.executable, "-m", "lmms_eval", "--model", "llava_ecg", "--model_args", ",".join(model_args),
@@ -109,8 +111,6 @@ def _eval(args: argparse.Namespace) -> int:
         env["ECGBENCH_ROOT"] = str(Path(args.ecgbench_root).resolve())
     if args.source:
         env["ECGBENCH_SOURCE"] = args.source
-    if args.no_option_scores:
-        env["ECGBENCH_OPTION_SCORES"] = "0"
     output = Path(args.output).resolve()
     started = time.time()
     cmd = build_lmms_eval_command(args)

@@ -111,7 +111,7 @@ def _load_hf(config: str, repo: str | None):
     repo = os.environ.get("ECGBENCH_HF_REPO") or repo or HF_REPO
     try:
         ds = datasets.load_dataset(repo, config, split="test")
-    except Exception as exc:  # noqa: BLE001 - re-raised with the fix the user needs
+    except Exception as exc:  # re-raised with the fix the user needs
         raise ECGBenchDataError(
             f"HF dataset {repo} config {config!r} could not be loaded ({type(exc).__name__}: {exc}). Offline, it must "
             "already be in your HF cache; otherwise set ECGBENCH_ROOT to local parquet/JSON files "
@@ -127,7 +127,7 @@ def _load_parquet(root: Path, config: str):
         raise ECGBenchDataError(f"{root}: no parquet files for {config!r}")
     try:
         ds = datasets.load_dataset("parquet", data_files={"test": [str(f) for f in files]}, split="test")
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise ECGBenchDataError(f"{files[0]}: unreadable parquet ({type(exc).__name__}: {exc})") from exc
     if "image" in ds.column_names and not isinstance(ds.features["image"], type(_image_feature())):
         ds = ds.cast_column("image", _image_feature())

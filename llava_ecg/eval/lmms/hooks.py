@@ -26,7 +26,7 @@ from loguru import logger
 from llava_ecg.eval import JudgeNotConfigured, get_subset, item_for, parse_prediction, references, score_items
 from llava_ecg.eval.lmms.data import row_of
 from llava_ecg.eval.lmms.options import option_set, score_based_metrics
-from llava_ecg.eval.subsets import ARENA, MCQ, REPORT
+from llava_ecg.catalog.subsets import ARENA, MCQ, REPORT
 
 _CACHE: dict[tuple, dict] = {}
 _LOCK = threading.Lock()
@@ -59,6 +59,43 @@ def doc_to_text(doc: Mapping, lmms_eval_specific_kwargs: Mapping | None = None, 
             return None, questions[round_idx], False, previous_output, previous_round_info
         return None, None, True, previous_output, previous_round_info
     return kwargs.get("pre_prompt", "") + references.question(row) + kwargs.get("post_prompt", "")
+
+
+def _user_turn(text: str, image=None) -> dict:
+    content = [{"type": "image", "url": image}] if image is not None else []
+    return {"role": "user", "content": content + [{"type": "text", "text": text}]}
+
+
+def doc_to_messages(doc: Mapping, lmms_eval_specific_kwargs: Mapping | None = None, round_idx: int | None = None,
+                    previous_output=None, previous_round_info=None):
+    """Chat-model requests (lmms-eval ``ConfigurableMessagesTask`` protocol): the image, then the question exactly as
+    published (the text :func:`doc_to_text` gives simple models).
+
+    Arena: called again with ``round_idx`` >= 1 and the model's answers so far; returns
+    ``(messages, terminal, previous_output, previous_round_info)`` where ``messages`` is the whole conversation —
+    image and first question, then each earlier answer as an ``assistant`` turn and the next question as a ``user``
+    turn (the image in the first turn only, as the authors prompted PULSE).
+    """
+    image = doc_to_visual(doc)[0]
+    if round_idx is None:
+        return [_user_turn(doc_to_text(doc, lmms_eval_specific_kwargs), image)]
+    kwargs = lmms_eval_specific_kwargs or {}
+    questions = [q for q, _ in references.arena_turns(row_of(doc))]
+    answers = list(previous_output or [])
+    if round_idx >= len(questions) or len(answers) < round_idx:
+        return None, True, previous_output, previous_round_info
+    first = kwargs.get("pre_prompt", "") + questions[0] + kwargs.get("post_prompt", "")
+    messages = [_user_turn(first, image)]
+    for answer, question in zip(answers[:round_idx], questions[1:round_idx + 1]):
+        messages += [{"role": "assistant", "content": [{"type": "text", "text": str(answer)}]}, _user_turn(question)]
+    return messages, False, previous_output, previous_round_info
+
+
+def arena_rounds(doc: Mapping) -> int:
+    """How many turns an arena document has (1 for every other subset)."""
+    if get_subset(doc["subset"]).kind != ARENA:
+        return 1
+    return len(references.arena_turns(row_of(doc)))
 
 
 def doc_to_target(doc: Mapping):

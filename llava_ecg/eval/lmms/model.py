@@ -2,7 +2,7 @@
 
 lmms-eval's own ``llava`` model targets the LLaVA-NeXT fork, defaults to the ``vicuna_v1`` template and forces fp16.
 This class loads ``llava_llama`` checkpoints through *upstream* ``llava.model.builder.load_pretrained_model`` and
-works around its traps (see ``../shared/reference/UPSTREAM.md`` §4.5):
+works around its traps (docs/upstream.md):
 
 * the builder takes the LLaVA branch (vision tower, image processor) only when "llava" is in the model name, so the
   name we pass always contains it (PULSE-7B's folder does not), and "lora" is added when ``model_base`` is given
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import torch
@@ -68,16 +69,25 @@ class LlavaEcg(lmms):
     for LoRA / projector-only checkpoints; ``model_name`` override of the builder name; ``conv_template``
     (default ``llava_v1``, the template PULSE was trained with); ``device`` (default ``cuda`` when available, else
     ``cpu``); ``dtype`` (``auto`` = fp16 on CUDA, fp32 on CPU; or float32/float16/bfloat16); ``batch_size``;
-    ``attn_implementation`` (``flash_attention_2`` to use FlashAttention, otherwise the checkpoint's default).
+    ``attn_implementation`` (``flash_attention_2`` to use FlashAttention, otherwise the checkpoint's default);
+    ``option_scores`` (default true; false: ECGBench asks no answer log-probabilities, ``auc_logprob`` is NaN).
     """
 
     is_simple = True
 
     def __init__(self, pretrained: str, model_base: str | None = None, model_name: str | None = None,
                  conv_template: str = "llava_v1", device: str | None = None, dtype: str = "auto",
-                 batch_size: int | str = 1, attn_implementation: str | None = None, **kwargs) -> None:
+                 batch_size: int | str = 1, attn_implementation: str | None = None, option_scores: bool | str = True,
+                 **kwargs) -> None:
         super().__init__()
+        import importlib.util
+
         from llava_ecg import compat
+
+        if importlib.util.find_spec("llava") is None:
+            raise ModelLoadError("the llava_ecg model loads checkpoints through upstream LLaVA, which is not installed: "
+                                 "pip install 'llava-ecg[train]' and 'llava-torch==1.2.2.post1' --no-deps "
+                                 "(docs/install.md); for other models use lmms-eval's own (e.g. llava_hf, openai)")
 
         if kwargs:
             from loguru import logger
@@ -93,6 +103,7 @@ class LlavaEcg(lmms):
         self.pretrained = str(pretrained)
         self.conv_template = conv_template
         self.batch_size_per_gpu = int(batch_size)
+        self.ecgbench_option_scores = _as_bool(option_scores)  # read by llava_ecg.eval.lmms.runtime
         self._load(model_base, model_name, dtype, attn_implementation)
 
     # -- setup -------------------------------------------------------------------------------------------------
@@ -186,21 +197,26 @@ class LlavaEcg(lmms):
 
         return tokenizer_image_token(prompt, self._tokenizer, IMAGE_TOKEN_INDEX, return_tensors="pt")
 
-    def _images(self, visuals: list) -> tuple[object, list]:
-        """Pixel tensors (pad: one tensor; anyres: list of crops stacks) and PIL sizes for ``image_sizes``.
+    def _pixels(self, visuals: list) -> tuple[object, list]:
+        """CPU pixel tensors (pad: one tensor; anyres: list of crops stacks) and PIL sizes for ``image_sizes``.
 
-        The train stage's ``process_images`` is upstream's for square processors and also pads to a non-square
-        processor's aspect (as our training does), so a model sees the same pixels at test time as in training.
+        The train stage's ``process_images`` is upstream's for square processors (anyres through its fast path,
+        within two 8-bit levels of upstream's pixels) and also pads to a non-square processor's aspect (as our
+        training does), so a model sees the same pixels at test time as in training.
         """
         from llava_ecg.train.images import process_images
 
         pil = [v.convert("RGB") for v in visuals]
-        pixels = process_images(pil, self._image_processor, self._model.config)
+        return process_images(pil, self._image_processor, self._model.config), [im.size for im in pil]
+
+    def _to_device(self, pixels):
         if isinstance(pixels, list):
-            pixels = [p.to(device=self._device, dtype=self._dtype) for p in pixels]
-        else:
-            pixels = pixels.to(device=self._device, dtype=self._dtype)
-        return pixels, [im.size for im in pil]
+            return [p.to(device=self._device, dtype=self._dtype) for p in pixels]
+        return pixels.to(device=self._device, dtype=self._dtype)
+
+    def _images(self, visuals: list) -> tuple[object, list]:
+        pixels, sizes = self._pixels(visuals)
+        return self._to_device(pixels), sizes
 
     def _visuals(self, doc_to_visual, doc_id, task, split) -> list:
         visuals = doc_to_visual(self.task_dict[task][split][doc_id]) if doc_to_visual is not None else []
@@ -235,25 +251,32 @@ class LlavaEcg(lmms):
                 text = text.split(stop, 1)[0]
         return text.strip()
 
-    @torch.inference_mode()
-    def _generate(self, prompts: list[str], visuals: list[list], gen_args: dict) -> list[str]:
-        """Greedy (or sampled) generation for a batch of prompts, each with zero or one image."""
-        ids = [self._encode(p) for p in prompts]
-        width = max(len(x) for x in ids)
-        input_ids = torch.full((len(ids), width), self._pad_id, dtype=torch.long)
-        attention = torch.zeros((len(ids), width), dtype=torch.long)
-        for i, x in enumerate(ids):  # left padding: the prompts end where generation starts
-            input_ids[i, width - len(x):] = x
-            attention[i, width - len(x):] = 1
-        kwargs = dict(gen_args)
+    def _generate(self, prompts: list[str], visuals: list[list], gen_args: dict, prepared=None) -> list[str]:
+        """Greedy (or sampled) generation for a batch of prompts, each with zero or one image.
+
+        ``prepared``: ``(pixels, sizes)`` already computed from ``visuals`` (by the prefetching thread)."""
+        from llava_ecg.eval.generation import generate_ids
+
+        pixels = sizes = None
         if any(visuals):
             if not all(visuals):
                 raise ValueError("a batch mixes items with and without an image")
-            pixels, sizes = self._images([v[0] for v in visuals])
-            kwargs.update(images=pixels, image_sizes=sizes)
-        out = self._model.generate(input_ids.to(self._device), attention_mask=attention.to(self._device),
-                                   pad_token_id=self._pad_id, **kwargs)
+            pixels, sizes = prepared if prepared is not None else self._pixels([v[0] for v in visuals])
+            pixels = self._to_device(pixels)
+        out = generate_ids(self._model, [self._encode(p) for p in prompts], self._pad_id, gen_args, pixels=pixels,
+                           image_sizes=sizes)
         return self._tokenizer.batch_decode(out, skip_special_tokens=True)
+
+    def _prepare_chunk(self, requests, chunk) -> tuple[list[str], list[list], object]:
+        """Prompts, visuals and CPU pixels of one batch: runs on the prefetch thread while the GPU generates."""
+        prompts, visuals = [], []
+        for i in chunk:
+            context, _, doc_to_visual, doc_id, task, split = requests[i].args
+            vis = self._visuals(doc_to_visual, doc_id, task, split)
+            prompts.append(self.build_prompt([(context, None)], with_image=bool(vis)))
+            visuals.append(vis)
+        prepared = self._pixels([v[0] for v in visuals]) if visuals and all(visuals) else None
+        return prompts, visuals, prepared
 
     # -- lmms-eval API -----------------------------------------------------------------------------------------
     def generate_until(self, requests: list[Instance]) -> list[str]:
@@ -262,18 +285,19 @@ class LlavaEcg(lmms):
         for i, req in enumerate(requests):  # batch only requests with identical generation settings
             groups[repr(sorted((req.args[1] or {}).items()))].append(i)
         pbar = tqdm(total=len(requests), desc="llava_ecg generate", disable=self.rank != 0)
+        work = []  # (generation args, stop strings, request indices) per batch, in order
         for indices in groups.values():
             gen_args, until = self._generation_args(requests[indices[0]].args[1])
             order = sorted(indices, key=lambda i: -len(requests[i].args[0]))
-            for start in range(0, len(order), self.batch_size):
-                chunk = order[start:start + self.batch_size]
-                prompts, visuals = [], []
-                for i in chunk:
-                    context, _, doc_to_visual, doc_id, task, split = requests[i].args
-                    vis = self._visuals(doc_to_visual, doc_id, task, split)
-                    prompts.append(self.build_prompt([(context, None)], with_image=bool(vis)))
-                    visuals.append(vis)
-                for i, text in zip(chunk, self._generate(prompts, visuals, gen_args)):
+            work += [(gen_args, until, order[s:s + self.batch_size]) for s in range(0, len(order), self.batch_size)]
+        # image loading + anyres preprocessing of batch k+1 overlaps generation of batch k (torch ops drop the GIL)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="llava_ecg_prefetch") as pool:
+            pending = pool.submit(self._prepare_chunk, requests, work[0][2]) if work else None
+            for k, (gen_args, until, chunk) in enumerate(work):
+                prompts, visuals, prepared = pending.result()
+                if k + 1 < len(work):
+                    pending = pool.submit(self._prepare_chunk, requests, work[k + 1][2])
+                for i, text in zip(chunk, self._generate(prompts, visuals, gen_args, prepared)):
                     results[i] = self._cut(text, until)
                 pbar.update(len(chunk))
         pbar.close()

@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from llava_ecg.eval import parse, references
-from llava_ecg.eval.subsets import ECGQA, MCQ, MULTILABEL, Subset, get_subset
+from llava_ecg.catalog.subsets import ECGQA, MCQ, MULTILABEL, Subset, get_subset
 
 SCORED_KINDS = (MULTILABEL, MCQ, ECGQA)
 

@@ -2,7 +2,7 @@
 
 lmms-eval 0.7.3 indexes tasks in ``TaskManager.initialize_tasks(include_path, ...)``; its ``LMMS_EVAL_PLUGINS``
 task hook adds plugin folders only after the ``TaskManager`` is built, so it never finds them
-(``../shared/reference/UPSTREAM.md`` §4.1). Our ``lmms_eval.models`` entry point is imported before that (lmms-eval
+(docs/upstream.md). Our ``lmms_eval.models`` entry point is imported before that (lmms-eval
 loads model entry points when ``lmms_eval.models`` is imported, which its evaluator does at import time), so
 :func:`register_task_path` wraps ``initialize_tasks`` to append our folder to whatever include path it gets. Paths
 the user passes come first, so a user's edited copy of a task wins over ours.

@@ -1,31 +1,37 @@
-"""``ECGBenchTask``: lmms-eval's ``ConfigurableTask`` with two changes, named in every ECGBench YAML (``class:``).
+"""``ECGBenchTask``: the lmms-eval task class named in every ECGBench YAML (``class:``), for simple and chat models.
 
 1. **Where the data comes from.** lmms-eval reads a task's data from ``dataset_path``/``dataset_kwargs`` fixed in
    the YAML; ECGBench users keep it in different places (their HF cache, the published parquet, the authors' JSON +
    images export, our bench builder's output). :meth:`download` asks :func:`llava_ecg.eval.lmms.data.load_ecgbench`
    instead, which reads ``ECGBENCH_SOURCE`` / ``ECGBENCH_ROOT`` (or ``dataset_kwargs: {source, root}`` in a YAML
-   that includes ours). ``dataset_name`` is the ECGBench config. Errors name the file and stop at once (the base
-   class retries downloads for a minute).
-2. **Answer log-probabilities.** For multi-label, MCQ and ECG-QA subsets each document also gets one
-   ``loglikelihood`` request per candidate answer (see :mod:`llava_ecg.eval.lmms.options`), next to its
-   ``generate_until`` request; :meth:`process_results` hands the scores to the YAML's ``process_results``.
-   ``ECGBENCH_OPTION_SCORES=0`` turns this off (for models without ``loglikelihood``).
+   that includes ours). ``dataset_name`` is the ECGBench config.
+2. **Requests that fit the model** (:mod:`llava_ecg.eval.lmms.runtime` says which model and what it can do).
+   lmms-eval builds a ``class:`` task the same way for every model, so this class serves both protocols:
+   simple models get ``doc_to_text`` + ``doc_to_visual`` requests, chat models (``openai``, ``llava_hf``,
+   ``qwen2_5_vl``, ``vllm``, ``sglang``, ...) ``doc_to_messages`` requests.
+3. **Answer log-probabilities.** For multi-label, MCQ and ECG-QA subsets a model that implements ``loglikelihood``
+   also gets one request per candidate answer (:mod:`llava_ecg.eval.lmms.options`); other models are not asked,
+   and ``auc_logprob``/``acc_logprob`` come out NaN with a one-line notice.
+4. **ECG Arena's later turns.** Simple models with ``generate_until_multi_round`` answer all turns themselves. For
+   chat models the first turn is an ordinary request; :meth:`apply_filters` (after lmms-eval ran every request,
+   before scoring) then asks each later turn of all items in one ``generate_until`` batch, with the conversation so
+   far as chat history (the YAML's ``doc_to_messages``, :func:`llava_ecg.eval.lmms.hooks.doc_to_messages`). Any chat model that can generate can
+   therefore answer the arena.
 """
 from __future__ import annotations
 
 import ast
-import os
+import copy
 
-from lmms_eval.api.instance import Instance
-from lmms_eval.api.task import ConfigurableTask
+from lmms_eval.api.instance import Instance, unwrap_generation_output
+from lmms_eval.api.task import ConfigurableMessagesTask, ConfigurableTask
 
+from llava_ecg.eval.lmms import runtime
 from llava_ecg.eval.lmms.data import load_ecgbench
-from llava_ecg.eval.lmms.hooks import options_for
+from llava_ecg.eval.lmms.hooks import arena_rounds, options_for
 from llava_ecg.eval.lmms.options import continuation
 
-
-def option_scoring_enabled() -> bool:
-    return os.environ.get("ECGBENCH_OPTION_SCORES", "1").strip().lower() not in ("0", "false", "no", "off")
+OPTION_METRICS = "auc_logprob, acc_logprob"
 
 
 def _loglikelihood_value(response) -> float:
@@ -37,10 +43,11 @@ def _loglikelihood_value(response) -> float:
     return float(response)
 
 
-class ECGBenchTask(ConfigurableTask):
+class ECGBenchTask(ConfigurableMessagesTask):
     def __init__(self, data_dir=None, cache_dir=None, download_mode=None, config=None, model_name=None) -> None:
         config = {k: v for k, v in (config or {}).items() if k != "class"}
         super().__init__(config=config, model_name=model_name)
+        self._later_rounds: list[Instance] = []
 
     def download(self, dataset_kwargs=None) -> None:
         import datasets
@@ -56,19 +63,93 @@ class ECGBenchTask(ConfigurableTask):
             self.dataset[split] = self.config.process_docs(self.dataset[split])
         self.dataset_no_image = datasets.DatasetDict({split: self.dataset[split].remove_columns(["image"])})
 
+    # -- requests ------------------------------------------------------------------------------------------------
     def construct_requests(self, doc_id: int, ctx: str, **kwargs):
-        request = super().construct_requests(doc_id=doc_id, ctx=ctx, **kwargs)
-        if self.OUTPUT_TYPE != "generate_until" or not option_scoring_enabled():
-            return request
+        model = runtime.current_model()
+        caps = runtime.capabilities(model)
         split = kwargs["metadata"]["split"]
+        multi_round = self.OUTPUT_TYPE == "generate_until_multi_round"
+        if caps.chat:
+            main = Instance(request_type="generate_until", idx=0, metadata=kwargs["metadata"], arguments=(
+                ctx, self.doc_to_messages, copy.deepcopy(self.config.generation_kwargs), doc_id, self.config.task,
+                split))
+        elif multi_round and not caps.multi_round:
+            runtime.notice_once(model, "multi_round", (
+                f"ecgbench: {caps.name} (simple) has no generate_until_multi_round: ECG Arena gets turn 1 only and "
+                "its items count as judge failures; use the model's chat variant (without --force_simple)"))
+            main = Instance(request_type="generate_until", idx=0, metadata=kwargs["metadata"], arguments=(
+                ctx, copy.deepcopy(self.config.generation_kwargs), self.doc_to_visual, doc_id, self.config.task,
+                split))
+        else:
+            main = ConfigurableTask.construct_requests(self, doc_id=doc_id, ctx=ctx, **kwargs)
+        if caps.chat and multi_round:
+            self._later_rounds.append(main)
+        if self.OUTPUT_TYPE != "generate_until":
+            return main
         options = options_for(self.dataset_no_image[split][doc_id])
+        if not options:
+            return main
+        if not caps.loglikelihood:
+            runtime.notice_once(model, "options", (
+                f"ecgbench: {caps.name} does not score answers by log-likelihood; {OPTION_METRICS} are NaN "
+                "(the other metrics are unaffected)"))
+            return main
         scored = [
             Instance(request_type="loglikelihood", idx=i + 1, metadata=kwargs["metadata"],
                      arguments=(ctx, continuation(option), self.doc_to_visual, doc_id, self.config.task, split))
             for i, option in enumerate(options)
         ]
-        return [request, *scored]
+        return [main, *scored]
 
+    # -- arena turns after the first (chat models) -----------------------------------------------------------------
+    def apply_filters(self):
+        result = super().apply_filters()
+        pending, self._later_rounds = self._later_rounds, []
+        if pending:
+            self._answer_later_rounds(pending)
+        return result
+
+    def _answer_later_rounds(self, instances: list[Instance]) -> None:
+        model = runtime.current_model()
+        if model is None:
+            raise RuntimeError("ECG Arena: later turns need the running lmms-eval model (see llava_ecg.eval.lmms.runtime)")
+        docs = [self.dataset[inst.metadata["split"]][inst.doc_id] for inst in instances]
+        answers = [[self._first_text(inst)] for inst in instances]
+        round_idx = 1
+        while True:
+            batch = [i for i, doc in enumerate(docs) if arena_rounds(doc) > round_idx]
+            if not batch:
+                break
+            requests = [self._round_request(instances[i], docs[i], round_idx, answers[i]) for i in batch]
+            for i, output in zip(batch, model.generate_until(requests)):
+                text, _ = unwrap_generation_output(output)
+                answers[i].append((text or "").strip())
+            round_idx += 1
+        for inst, answer in zip(instances, answers):
+            inst.resps = [answer]
+            for key in list(inst.filtered_resps) or ["none"]:
+                inst.filtered_resps[key] = answer
+
+    @staticmethod
+    def _first_text(inst: Instance) -> str:
+        value = next(iter(inst.filtered_resps.values()), None) if inst.filtered_resps else None
+        if value is None:
+            value = inst.resps[0] if inst.resps else ""
+        if isinstance(value, list):
+            value = value[0] if value else ""
+        return str(value).strip()
+
+    def _round_request(self, inst: Instance, doc, round_idx: int, answers: list[str]) -> Instance:
+        messages, _, _, _ = self.doc_to_messages(doc, round_idx=round_idx, previous_output=list(answers))
+
+        def round_messages(_doc, _messages=messages):
+            return _messages
+
+        ctx, _, gen_kwargs, doc_id, task, split = inst.arguments
+        return Instance(request_type="generate_until", idx=0, metadata=inst.metadata,
+                        arguments=(ctx, round_messages, copy.deepcopy(gen_kwargs), doc_id, task, split))
+
+    # -- results -----------------------------------------------------------------------------------------------
     def process_results(self, doc, results, full_docs=None):
         if not callable(self.config.process_results):  # --predict_only replaced the metrics with "bypass"
             return {name: None for name in self._metric_fn_list}

@@ -6,7 +6,7 @@ record (:mod:`.grounding`) and scored by an independent judge (:mod:`.judge`); r
 from .grounding import TOLERANCE, Grounding, GroundingConfig
 from .judge import JudgeNotIndependent, check_independent
 from .prompts import FRAMINGS, OUTPUT_FORMATS, PROMPTS, TARGETS
-from .stage import SynthConfig, SynthConfigError, SynthIncomplete, Synthesizer
+from .stage import SynthConfig, SynthConfigError, Synthesizer, SynthIncomplete
 
 __all__ = ["FRAMINGS", "OUTPUT_FORMATS", "PROMPTS", "TARGETS", "TOLERANCE", "Grounding", "GroundingConfig",
            "JudgeNotIndependent", "SynthConfig", "SynthConfigError", "SynthIncomplete", "Synthesizer",

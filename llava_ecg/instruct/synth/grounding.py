@@ -3,10 +3,12 @@
 Reasons (counted in the build summary; the item goes to the review file with them):
 
 * ``invented_label`` — a finding named in an answer that the record lacks. Mentions are found with the label
-  module's English vocabulary (:data:`~llava_ecg.instruct.labels.GENERIC_VOCAB`, synonyms included); the record's
-  own labels are mapped into it by code and by name, plus the findings of an English report and what its
-  measurements imply (axis < -30° = left axis deviation, > 90° = right, QTc > 460 ms = long QT). A mention in a
-  clause with a negation or contrast cue ("no", "without", "unlike", "rule out", "if", ...) is not a claim.
+  module's English vocabulary (:data:`~llava_ecg.catalog.labels.GENERIC_VOCAB`, synonyms included); the record's
+  own labels are mapped into it by code and by name, plus the findings of an English report, what its measurements
+  imply (axis < -30° = left axis deviation, > 90° = right, QTc > 460 ms = long QT), their synonyms and implications
+  (:mod:`~llava_ecg.catalog.clinical`) and umbrella terms (non-specific ST-T changes for a T-wave abnormality). A
+  mention in a clause with a negation or contrast cue ("no", "without", "unlike", "rule out", "if", ...) is not a
+  claim.
 * ``measurement_off`` — a stated heart rate, PR, QRS, QT, QTc or axis that differs from the record's by more than
   :data:`TOLERANCE`; ``invented_measurement`` — such a number for a measurement the record does not have (and the
   report does not state). Reference ranges ("60-100 bpm", "less than 120 ms") are not claims.
@@ -25,11 +27,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from llava_ecg.catalog.clinical import implied, synonyms
+from llava_ecg.catalog.labels import GENERIC_VOCAB, generic_code, generic_codes_from_text
 from llava_ecg.llm.jsonx import extract_json
 
 from ..facts import RecordFacts
-from ..labels import GENERIC_VOCAB, generic_code, generic_codes_from_text
-from ..tasks import is_probably_english
+from ..engine import is_probably_english as _no_marker_words
 
 # largest accepted difference per measurement (units: bpm, ms, degrees)
 TOLERANCE = {"hr": 5.0, "pr": 20.0, "qrs": 15.0, "qt": 30.0, "qtc": 30.0, "axis": 15.0}
@@ -42,7 +45,9 @@ _NEGATION = re.compile(
     r"exclude[sd]?|unlikely|rather than|instead of|versus|vs|unlike|differential|distinguish\w*|"
     r"differentiat\w*|mimic\w*|if|would|could|might|whether|consider|suspect\w*|risk|look-alike|confused?)\b|n't\b",
     re.IGNORECASE)
-_IMPLIED = {"SB": {"SR"}, "STACH": {"SR"}, "SARRH": {"SR"}, "NORM": {"SR"}}
+# claims a present finding licenses beyond the clinical synonyms/implications: the umbrella terms an answer may use
+_UMBRELLA = {"NORM": {"SR"}, "NSSTT": {"TAB"}, "TAB": {"NSSTT"}, "STD": {"NSSTT"}, "STE": {"NSSTT"},
+             "LAFB": {"LAD"}, "LPFB": {"RAD"}}
 _COMPARATOR = re.compile(r"(?:<|>|≤|≥|\bless\b|\bmore\b|\bgreater\b|\bbelow\b|\babove\b|\bunder\b|\bover\b|"
                          r"\bexceed\w*|\bat least\b|\bat most\b|\bup to\b|\bupper\b|\blower\b|\bnormal\w*\b|"
                          r"\blimit\b|\brange\b|\btypically\b|\busually\b|\bcut-?off\b|\bthreshold\b)", re.IGNORECASE)
@@ -55,6 +60,17 @@ _MENTIONS_REPORT = re.compile(
     r"\b(?:the|this|given|provided|attached|accompanying|original|physician'?s?|cardiologist'?s?|written) "
     r"(?:report|record|notes?)\b|\baccording to the\b|\bas (?:documented|reported|stated|noted) in\b",
     re.IGNORECASE)
+# German text the report-language markers miss: umlauts/eszett, German ECG words and German word endings
+_GERMAN = re.compile(r"[äöüßÄÖÜ]|\b(?:und|mit|bei|nicht|keine?|sonst|normales|verdacht|wahrscheinlich|fraglich|"
+                     r"infarkt|vorhof\w*|kammer\w*|\w+schenkelblock|\w+typ|niederspannung|periphere|"
+                     r"\w{4,}(?:ung|ungen|isch|ische[nrs]?|liche[nrs]?))\b", re.IGNORECASE)
+
+
+def is_english(text: str) -> bool:
+    """False for text in German (or PTB-XL's other languages): never let it into English training data."""
+    return _no_marker_words(text) and not _GERMAN.search(text or "")
+
+
 _WORD = re.compile(r"[a-z0-9äöüß]+|§")
 _FINDING_NAMES = [re.compile(pattern) for _c, _n, _f, pattern in GENERIC_VOCAB]
 _SENTENCE = re.compile(r"[^.!?]*[A-Za-z][^.!?]*[.!?]")
@@ -97,7 +113,7 @@ def record_codes(facts: RecordFacts, report_en: str | None) -> set[str]:
     if m.get("qtc", 0) > 460:
         codes.add("LQT")
     for code in list(codes):
-        codes |= _IMPLIED.get(code, set())
+        codes |= synonyms("generic", code) | implied("generic", code) | _UMBRELLA.get(code, set())
     return codes
 
 
@@ -200,7 +216,7 @@ class Grounding:
     config: GroundingConfig = field(default_factory=GroundingConfig)
 
     def __post_init__(self):
-        self.report_english = bool(self.report) and is_probably_english(self.report)
+        self.report_english = bool(self.report) and is_english(self.report)
         self.allowed = record_codes(self.facts, self.report if self.report_english else None)
         self.report_numbers = set(re.findall(r"\d+", self.report or ""))
 
@@ -217,7 +233,7 @@ class Grounding:
                 reasons.append("measurement_off")
         if _MENTIONS_REPORT.search(text):
             reasons.append("mentions_report")
-        if not is_probably_english(text):
+        if not is_english(text):
             reasons.append("not_english")
         return _unique(reasons)
 
@@ -240,7 +256,7 @@ class Grounding:
         reasons = self.answer_reasons(response)
         if _MENTIONS_REPORT.search(task):
             reasons.append("mentions_report")
-        if not is_probably_english(task):
+        if not is_english(task):
             reasons.append("not_english")
         if self.quoting(f"{task}\n{response}"):
             reasons.append("quotes_report")
@@ -252,7 +268,7 @@ class Grounding:
         reasons: list[str] = []
         for human, answer in turns:
             reasons += self.answer_reasons(answer)
-            if _MENTIONS_REPORT.search(human) or not is_probably_english(human):
+            if _MENTIONS_REPORT.search(human) or not is_english(human):
                 reasons.append("mentions_report" if _MENTIONS_REPORT.search(human) else "not_english")
             if sentences(answer) < self.config.min_answer_sentences:
                 reasons.append("too_short")
@@ -262,7 +278,7 @@ class Grounding:
 
     def check_report(self, revised: str) -> list[str]:
         reasons = [r for r in self.answer_reasons(revised) if r not in ("mentions_report", "not_english")]
-        if not is_probably_english(revised):
+        if not is_english(revised):
             reasons.append("not_english" if self.report_english else "translation_failed")
         if sentences(revised) < self.config.min_report_sentences:
             reasons.append("too_short")

@@ -20,8 +20,11 @@ _REFUSAL = re.compile(r"^\s*(?:I'?m sorry|I am sorry|I cannot|I can'?t|I'm unabl
                       r"Sorry,|I won'?t|I do not feel comfortable)", re.IGNORECASE)
 # "Task:", "**Task:**", "### Task", "Task 1:" at the start of a line
 _LABEL = r"^[ \t>#*_]*(?:{name})(?:\s*\d+)?[ \t*_]*:[ \t*_]*"
-_TASK = re.compile(_LABEL.format(name="task|instruction|question"), re.IGNORECASE | re.MULTILINE)
-_RESPONSE = re.compile(_LABEL.format(name="response|answer"), re.IGNORECASE | re.MULTILINE)
+_TASK = re.compile(_LABEL.format(name="task"), re.IGNORECASE | re.MULTILINE)
+_RESPONSE = re.compile(_LABEL.format(name="response"), re.IGNORECASE | re.MULTILINE)
+# accepted only when a reply has no Task/Response label: "Question:" / "Answer:" lines inside a task are content
+_TASK_ALT = re.compile(_LABEL.format(name="instruction|question"), re.IGNORECASE | re.MULTILINE)
+_RESPONSE_ALT = re.compile(_LABEL.format(name="answer"), re.IGNORECASE | re.MULTILINE)
 _TURN = re.compile(r"^[ \t>#*_]*(human|user|clinician|assistant|expert|gpt)[ \t*_]*:[ \t*_]*",
                    re.IGNORECASE | re.MULTILINE)
 _HUMAN = {"human", "user", "clinician"}
@@ -43,7 +46,8 @@ def _clean(part: str) -> str:
 def parse_task(text: str | None) -> tuple[str, str]:
     """``(task, response)`` from a reply with exactly one ``Task:`` label followed by one ``Response:`` label."""
     text = _check_text(text)
-    tasks, responses = list(_TASK.finditer(text)), list(_RESPONSE.finditer(text))
+    tasks = list(_TASK.finditer(text)) or list(_TASK_ALT.finditer(text))
+    responses = list(_RESPONSE.finditer(text)) or list(_RESPONSE_ALT.finditer(text))
     if not tasks or not responses:
         raise ParseError("malformed", "no 'Task:' and 'Response:' labels")
     if len(tasks) > 1 or len(responses) > 1:

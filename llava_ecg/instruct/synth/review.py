@@ -15,10 +15,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from llava_ecg.errors import LlavaEcgError
+
 from .. import io as rio
 from ..build import readmitted_files, reassemble
-
-from llava_ecg.errors import LlavaEcgError
 
 
 class ReviewError(LlavaEcgError):

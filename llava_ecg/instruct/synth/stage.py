@@ -14,16 +14,15 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from llava_ecg.errors import LlavaEcgError, RunFailed
 from llava_ecg.llm.client import RETRY_STATUSES
 from llava_ecg.llm.jsonx import extract_json
 
-from ..tasks import IMAGE_TOKEN, is_probably_english
-from .grounding import Grounding, GroundingConfig
+from ..engine import IMAGE_TOKEN
+from .grounding import Grounding, GroundingConfig, is_english
 from .judge import check_independent, item_text, judge_messages
 from .parse import ParseError, parse_dialogue, parse_report, parse_task, parse_verdict
 from .prompts import DELIMITERS, DIALOGUE, FRAMINGS, JUDGE, OUTPUT_FORMATS, REPORT, TARGETS, TASK
-
-from llava_ecg.errors import LlavaEcgError, RunFailed
 
 KINDS = ("task", "dialogue", "report")
 REPORT_QUESTIONS = ("Write a clinical report for this ECG.",
@@ -145,14 +144,16 @@ class Synthesizer:
 
     # ------------------------------------------------------------------ per record (inside the build loop)
     def prepare(self, ref: str, ecg, build_cfg) -> Prepared:
+        from llava_ecg.catalog.sources import SOURCES
+
         from ..build import image_relpath, render_specs
-        from ..facts import SOURCES, record_facts
+        from ..facts import record_facts
         from ..sources import reader_source
 
         facts = record_facts(ref, ecg, build_cfg.source)
         spec = render_specs(facts, build_cfg)[0]
         render = {"record": ref, "source": reader_source(facts.source), **spec}
-        return Prepared(ref, facts, f"{SOURCES[facts.source][2]}-{facts.name}",
+        return Prepared(ref, facts, f"{SOURCES[facts.source].id_prefix}-{facts.name}",
                         image_relpath(facts, 0, spec["format"], build_cfg.image_prefix), render, facts.source_name)
 
     # ------------------------------------------------------------------ planning
@@ -184,7 +185,7 @@ class Synthesizer:
                 jobs.append(Job("report", i, 0, stable_seed(c.seed, p.ref, "synth.report"),
                                 REPORT.messages(report=fields["report"]),
                                 {"question": rng.choice(REPORT_QUESTIONS),
-                                 "translated": not is_probably_english(facts.report)}))
+                                 "translated": not is_english(facts.report)}))
         return jobs
 
     # ------------------------------------------------------------------ the chunk
@@ -251,7 +252,7 @@ class Synthesizer:
         self._count_requests(stats["requests"]["judge"], results)
         _stop_if_transient(results, "judge")
         kept = []
-        for (job, _p, item, _turns), res in zip(candidates, results):
+        for (_job, _p, item, _turns), res in zip(candidates, results):
             verdict = parse_verdict(res.text) if res.ok else None
             judged = {"model": self.judge.config.model, "endpoint": self.judge.config.base_url,
                       "prompt": JUDGE.tag, "request_key": res.key,

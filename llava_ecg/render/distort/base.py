@@ -19,17 +19,18 @@ from typing import Any, ClassVar, Iterable, Mapping
 import cv2
 import numpy as np
 
+from llava_ecg.registry import Registry
+
 from ..errors import RenderSpecError
 
-TRANSFORMS: dict[str, type["Transform"]] = {}
+TRANSFORMS: Registry[type["Transform"]] = Registry("transform", error=RenderSpecError)
 GAIN_DOWNSCALE = 4
 GAIN_SCALE = 200.0  # fixed-point scale of gain fields (gains up to 1.275)
 REFERENCE_WIDTH = 2200.0  # pixel-valued parameters are defined at this width (letter at 200 dpi)
 
 
 def register_transform(cls: type["Transform"]) -> type["Transform"]:
-    TRANSFORMS[cls.name] = cls
-    return cls
+    return TRANSFORMS.register(cls.name, cls)
 
 
 class Transform:
@@ -169,10 +170,7 @@ class Compose:
             if not isinstance(item, Mapping) or "type" not in item:
                 raise RenderSpecError(f"distortion config: each transform needs a 'type', got {item!r}")
             kwargs = {k: v for k, v in item.items() if k != "type"}
-            try:
-                transform = TRANSFORMS[item["type"]](**kwargs)
-            except KeyError:
-                raise RenderSpecError(f"unknown transform {item['type']!r}; known: {sorted(TRANSFORMS)}") from None
+            transform = TRANSFORMS[item["type"]](**kwargs)
             _check_options(transform)
             out.append(transform)
         return cls(out)

@@ -3,10 +3,13 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+from llava_ecg.registry import Registry
+
 from ..errors import RenderSpecError
 from .base import Compose
 
-PRESETS: dict[str, dict[str, Any]] = {
+PRESETS: Registry[dict[str, Any]] = Registry("distortion preset", error=RenderSpecError)
+for _name, _config in {
     "none": {"transforms": []},
     # a decent scan or flat photo
     "light": {"transforms": [
@@ -35,7 +38,8 @@ PRESETS: dict[str, dict[str, Any]] = {
         {"type": "scanner_lines", "p": 0.15},
         {"type": "jpeg", "p": 0.4, "quality": [35, 80]},
     ]},
-}
+}.items():
+    PRESETS.register(_name, _config)
 
 
 def get_pipeline(distort: str | Mapping[str, Any] | Compose | None) -> Compose:
@@ -45,7 +49,5 @@ def get_pipeline(distort: str | Mapping[str, Any] | Compose | None) -> Compose:
     if isinstance(distort, Compose):
         return distort
     if isinstance(distort, str):
-        if distort not in PRESETS:
-            raise RenderSpecError(f"unknown distortion preset {distort!r}; known: {sorted(PRESETS)}")
         return Compose.from_config(PRESETS[distort])
     return Compose.from_config(distort)

@@ -26,6 +26,8 @@ class Semantics:
     implies: dict[str, frozenset[str]] = field(default_factory=dict)
     overlapping: tuple[frozenset[str], ...] = ()
     display: dict[str, str] = field(default_factory=dict)
+    # never asked as a negative: clinical conditions that are not ECG findings, catch-all parents, technical notes
+    never_negative: frozenset[str] = frozenset()
 
 
 def _eq(*groups: str) -> tuple[frozenset[str], ...]:
@@ -107,6 +109,7 @@ GENERIC = Semantics(
 
 # --- PhysioNet/CinC 2021 SNOMED abbreviations (G12EC, CSN, any Challenge folder) ---------------------------------
 CHALLENGE = Semantics(
+    never_negative=frozenset({"TIA", "HF", "HVD", "CHD", "ALR", "CD"}),
     equivalent=_eq("LAE LAA LAH", "RAH RAAb RAHV", "CRBBB RBBB", "CLBBB LBBB", "PAC SVPB", "PVC VPB VEB",
                    "IAVB LPR", "WPW VPEx", "NSIVCB DIB", "AF CAF", "LVH LVHV"),
     implies=_implies([
@@ -154,7 +157,8 @@ CHALLENGE = Semantics(
         "RAHV": "right atrial high voltage", "ERe": "early repolarization",
         "NSIVCB": "non-specific intraventricular conduction disorder", "LAnFB": "left anterior fascicular block",
         "SAAWR": "wandering atrial pacemaker (sinus to atrial)", "VEB": "ventricular ectopic beats",
-        "TIA": "transient ischaemic attack",
+        "TIA": "transient ischaemic attack", "PAC": "premature atrial contractions",
+        "SVPB": "supraventricular premature beats", "VPB": "ventricular premature beats",
     },
 )
 
@@ -251,7 +255,7 @@ def blocked(space: str, present) -> frozenset[str]:
     """Codes never to ask as a negative for a record with ``present`` codes."""
     present = set(present)
     syn, up, sib = _closure(space)
-    out = set(present)
+    out = set(present) | semantics(space).never_negative
     for code in present:
         names = synonyms(space, code)
         out |= names

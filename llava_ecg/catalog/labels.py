@@ -1,4 +1,4 @@
-"""Label spaces: the vocabularies questions are asked in and distractors are drawn from.
+"""Label spaces: every label vocabulary the project names, with codes and display names, defined once.
 
 A :class:`LabelSpace` is one source's native label set (PTB-XL SCP statements, CODE-15% classes, the CPSC
 2018 classes, the Challenge SNOMED tables for G12EC/CSN, or a generic English vocabulary for MIMIC-IV-ECG
@@ -13,6 +13,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Iterable
+
+from llava_ecg.registry import Registry
 
 FAMILIES = ("feature", "rhythm", "morphology", "report")
 
@@ -37,6 +40,10 @@ class LabelSpace:
 
     def __post_init__(self):
         self.by_code = {label.code: label for label in self.labels}
+
+    @property
+    def codes(self) -> tuple[str, ...]:
+        return tuple(label.code for label in self.labels)
 
     def __contains__(self, code: str) -> bool:
         return code in self.by_code
@@ -123,7 +130,13 @@ PTBXL_SCP: tuple[tuple[str, str, str, str, str], ...] = (
     ('TRIGU', 'trigeminal pattern (unknown origin, SV or Ventricular)', 'rhythm', '', ''),
 )
 
-PTBXL_SUPERCLASSES = ("NORM", "MI", "STTC", "CD", "HYP")
+# ECGBench ptb-test classes: PTB-XL diagnostic superclasses with the display names its prompt uses
+PTBXL_SUPERCLASS_SPACE = LabelSpace("ptbxl-superclass", [
+    Label("NORM", "Normal ECG", "morphology"), Label("MI", "Myocardial Infarction", "morphology"),
+    Label("STTC", "ST/T Change", "morphology"), Label("CD", "Conduction Disturbance", "rhythm"),
+    Label("HYP", "Hypertrophy", "morphology"),
+])
+PTBXL_SUPERCLASSES = PTBXL_SUPERCLASS_SPACE.codes
 # Conduction disturbances, ectopy and pacing are asked as rhythm questions (PULSE's "heart rhythm analysis"
 # covers "arrhythmias, conduction abnormalities, pacing patterns").
 _PTBXL_RHYTHM_FORMS = {"PVC", "PAC", "PRC(S)", "LPR"}
@@ -139,6 +152,9 @@ PTBXL_SPACE = LabelSpace("ptbxl", [
     Label(code, desc, _ptbxl_family(code, kind, cls), cls) for code, desc, kind, cls, _sub in PTBXL_SCP
 ])
 PTBXL_SCP_CLASS = {code: cls for code, _d, _k, cls, _s in PTBXL_SCP if cls}
+# Membership from scp_statements.csv (diagnostic == 1 -> diagnostic_class); the signals stage uses it only when
+# a PTB-XL root has no scp_statements.csv, otherwise the CSV is authoritative.
+PTBXL_SUPERCLASS_MEMBERS = {cls: tuple(c for c, k in PTBXL_SCP_CLASS.items() if k == cls) for cls in PTBXL_SUPERCLASSES}
 
 # --- CODE-15% (exams.csv columns) ------------------------------------------------------------------------------
 # Conduction classes count as morphology (block patterns are read from the PR/QRS shape), as PULSE's Table A1
@@ -151,6 +167,7 @@ CODE15_SPACE = LabelSpace("code15", [
     Label("ST", "sinus tachycardia", "rhythm"),
     Label("AF", "atrial fibrillation", "rhythm"),
 ])
+CODE15_LABELS = CODE15_SPACE.codes
 
 # --- CPSC 2018 classes as ECGBench names them (cpsc-test prompt) ------------------------------------------------
 CPSC_SPACE = LabelSpace("cpsc", [
@@ -164,11 +181,23 @@ CPSC_SPACE = LabelSpace("cpsc", [
     Label("STD", "ST-segment depression", "morphology"),
     Label("STE", "ST-segment elevated", "morphology"),
 ])
-CPSC_SNOMED = {
+CPSC_LABELS = CPSC_SPACE.codes
+# CPSC 2018's own PVC class is coded 164884008 ("ventricular ectopics"), not 427172004; the Challenge's scored
+# equivalents (CLBBB=LBBB, CRBBB=RBBB, SVPB=PAC, 427172004/17338001=PVC) map too, so records of other
+# databases land in the same space.
+SNOMED_TO_CPSC = {
     "426783006": "NORM", "164889003": "AF", "270492004": "I-AVB", "164909002": "LBBB", "733534002": "LBBB",
     "59118001": "RBBB", "713427006": "RBBB", "284470004": "PAC", "63593006": "PAC", "164884008": "PVC",
-    "429622005": "STD", "164931005": "STE",
+    "427172004": "PVC", "17338001": "PVC", "429622005": "STD", "164931005": "STE",
 }
+# CPSC 2018 REFERENCE.csv class numbers
+CPSC_REFERENCE_CLASSES = dict(enumerate(CPSC_LABELS, start=1))
+
+
+def to_cpsc(codes: Iterable) -> list[str]:
+    """CPSC labels (in ``CPSC_LABELS`` order) for SNOMED codes; unmapped codes are ignored."""
+    found = {SNOMED_TO_CPSC[str(c).strip()] for c in codes if str(c).strip() in SNOMED_TO_CPSC}
+    return [label for label in CPSC_LABELS if label in found]
 
 # --- generic English vocabulary (MIMIC-IV-ECG machine statements, synthetic and hospital data) ----------------
 # (code, name, family, regular expression over lower-cased statement text)
@@ -256,17 +285,43 @@ def generic_code(name: str) -> str | None:
     return codes[0] if codes else None
 
 
-SPACES: dict[str, LabelSpace] = {
-    "ptbxl": PTBXL_SPACE, "code15": CODE15_SPACE, "cpsc": CPSC_SPACE, "generic": GENERIC_SPACE,
-}
+SPACES: Registry[LabelSpace] = Registry("label space")
 
 
-def register_space(space: LabelSpace) -> LabelSpace:
-    SPACES[space.name] = space
-    return space
+def register_space(space: LabelSpace, *, replace: bool = False) -> LabelSpace:
+    return SPACES.register(space.name, space, replace=replace)
+
+
+for _space in (PTBXL_SPACE, PTBXL_SUPERCLASS_SPACE, CODE15_SPACE, CPSC_SPACE, GENERIC_SPACE):
+    register_space(_space)
 
 
 def ptbxl_superclasses(scp_codes) -> list[str]:
     """Diagnostic superclasses of a PTB-XL record, the official ``example_physionet.py`` way (any likelihood)."""
     found = {PTBXL_SCP_CLASS[code] for code in scp_codes if code in PTBXL_SCP_CLASS}
     return [cls for cls in PTBXL_SUPERCLASSES if cls in found]
+
+
+# --- G12EC / CSN: options come from the Challenge 2021 SNOMED union table, as in ECGBench ----------------------
+_RHYTHM_WORDS = ("rhythm", "brady", "tachy", "fibrillation", "flutter", "block", "premature", "ectopic",
+                 "pacing", "paced", "pacemaker", "beats", "arrhythmia", "wandering", "escape", "bigeminy",
+                 "trigeminy", "complexes", "wolff", "pre-excitation", "av ", "conduction")
+
+
+def _is_rhythm_name(name: str) -> bool:
+    lowered = name.lower()
+    return any(w in lowered for w in _RHYTHM_WORDS)
+
+
+def challenge_space(source: str) -> LabelSpace:
+    """The label space of a Challenge database (``g12``, ``csn``, ``challenge``): one label per abbreviation."""
+    if source not in SPACES:
+        from .snomed import challenge_label_table
+
+        labels, seen = [], set()
+        for _snomed, abbr, name in challenge_label_table():
+            if abbr not in seen:
+                seen.add(abbr)
+                labels.append(Label(abbr, name, "rhythm" if _is_rhythm_name(name) else "morphology"))
+        register_space(LabelSpace(source, labels))
+    return SPACES[source]
