@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "eik"))
-import eik_ref  # noqa: E402
+import eik_ref
 
 CLASSES = ("sinus", "sinus_brady", "sinus_tachy", "afib")
 WIDTH = 256

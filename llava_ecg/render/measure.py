@@ -132,7 +132,7 @@ def trace_metrics(rgb: np.ndarray) -> dict:
            "trace_color": [int(round(c)) for c in np.median(colors, axis=0)] if colors else None,
            "trace_spans": [list(s) for s in spans]}
     pulses, separators = [], []
-    for base, (a, b) in zip(baselines, lines):
+    for base in baselines:
         band = ink[max(0, int(base) - 120):min(h, int(base) + 120)]
         off = max(0, int(base) - 120)
         col_ink = band.sum(axis=0)

@@ -22,7 +22,6 @@ from .header import header_lines
 from .layouts import Layout, get_layout
 from .paper import GRIDS, LEVELS, PAPERS, background_classes, page_pixels, palette, px_per_mm
 from .spec import RenderSpec
-from .styles import get_style
 
 TRACE_WIDTH_MM = 250.0  # 10 s at 25 mm/s; the time a page shows is this width divided by the speed
 HEADER_MM = 20.0
@@ -119,13 +118,9 @@ def _polyline_runs(x: np.ndarray, y: np.ndarray) -> list[np.ndarray]:
 def draw_page(ecg, spec: RenderSpec, *, grid: str | None = None) -> tuple[Image.Image, PageGeometry]:
     """The clean page as a palette ("P") image, plus where every panel went.
 
-    ``grid`` overrides ``spec.grid`` (distortions use it to drop the grid).
+    ``grid`` overrides ``spec.grid`` (distortions use it to drop the grid). This is the ``classic`` placement;
+    ``api.draw`` picks the page function of the spec's style.
     """
-    style = get_style(spec.style)
-    if style.placement == "eik":
-        from .page_eik import draw_eik_page
-
-        return draw_eik_page(ecg, spec, style, grid=grid)
     _check(ecg, spec)
     grid = grid or spec.grid
     layout = get_layout(spec.layout, spec.rhythm_lead)

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from llava_ecg.registry import Registry
+
 from .errors import RenderSpecError
 from .paper import GRIDS, GridColors
 
@@ -55,19 +57,16 @@ class Style:
     pulse_s: tuple[float, float, float] = (0.003, 0.201, 0.206)  # eik: rise, fall, end of the pulse after its start
 
 
-STYLES: dict[str, Style] = {}
+STYLES: Registry[Style] = Registry("style", error=RenderSpecError)
 
 
-def register_style(style: Style) -> Style:
-    STYLES[style.name] = style
+def register_style(style: Style, *, replace: bool = False) -> Style:
+    STYLES.register(style.name, style, replace=replace)
     return style
 
 
 def get_style(name: str) -> Style:
-    try:
-        return STYLES[name]
-    except KeyError:
-        raise RenderSpecError(f"unknown style {name!r}; known: {sorted(STYLES)}") from None
+    return STYLES[name]
 
 
 register_style(Style("classic"))
