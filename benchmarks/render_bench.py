@@ -1,11 +1,18 @@
 """Render speed: images/s/core and ms/image (median, min, max) against ECG-Image-Kit measured on this machine kind.
 
-    .venv/bin/python benchmarks/render_bench.py [-n 30] [--workers 2]
+    .venv/bin/python benchmarks/render_bench.py [-n 30] [--workers 2] [--cli N] [--eik N]
 
 Cases: clean 3x4 + rhythm strip 2200x1700 palette PNG, the same page as JPEG, the ``heavy`` preset as JPEG,
 each timed per image in one process (OpenCV pinned to one thread), then clean PNG and heavy JPEG through a pool of
 ``--workers`` processes (throughput). Timing covers render + encode; the record is generated once.
 Anchors (docs/rendering.md, same machine kind): ECG-Image-Kit 1.46 s clean, 5.79 s wrinkles + augment.
+
+``--cli N``: the full command-line path in the same run — ``llava-ecg render`` on N WFDB records (one worker, one
+process, 2200x1700) minus the same command on one record = per image after start-up, for every case; with
+``--eik N`` ECG-Image-Kit renders N of the same records (clean, and wrinkles + augment) through the reference set up
+by ``benchmarks/eik/setup.sh`` (``EIK_HOME``; skipped when absent, ``--eik-setup`` runs the setup) and the ratios
+are taken against those same-run figures (in-process per image, import excluded, as it reports them). CPU time,
+not wall: on a shared machine the wall clock of a subprocess measures the neighbours.
 """
 from __future__ import annotations
 
@@ -20,6 +27,7 @@ CASES = {
     "clean 3x4+strip PNG (palette)": ({"distort": None}, "png", EIK_CLEAN_S),
     "clean 3x4+strip JPEG q90": ({"distort": None}, "jpg", EIK_CLEAN_S),
     "heavy preset JPEG q90": ({"distort": "heavy"}, "jpg", EIK_HEAVY_S),
+    "heavy preset PNG (RGB, lossless)": ({"distort": "heavy"}, "png", EIK_HEAVY_S),
 }
 
 _ECG = None
@@ -74,12 +82,76 @@ def pooled(n: int, workers: int):
                   f"{wall / n * 1e3:6.1f} ms/image wall")
 
 
+def _records(folder, n: int) -> list[str]:
+    from llava_ecg.signals import synthesize, write_wfdb
+
+    names = []
+    for i in range(n):
+        write_wfdb(synthesize(("sinus", "afib", "sinus_brady", "sinus_tachy")[i % 4], fs=500, seed=i), f"{folder}/r{i}")
+        names.append(f"{folder}/r{i}")
+    return names
+
+
+def cli(n: int, eik_n: int, eik_setup: bool) -> None:
+    """Per image after start-up through ``llava-ecg render`` and, when set up, ECG-Image-Kit, same records."""
+    import os
+    import resource
+    import subprocess
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    work = Path(tempfile.mkdtemp(prefix="render_bench_cli_"))
+    records = _records(work / "rec", max(n, eik_n, 2))
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")]))
+    ours = {}
+    for name, (kwargs, fmt, _) in CASES.items():
+        distort = kwargs["distort"] or "none"
+
+        def run(recs, tag, fmt=fmt, distort=distort):  # CPU seconds (children's rusage): robust to a shared machine
+            out = work / f"{tag}-{fmt}-{distort}"
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            subprocess.run([sys.executable, "-m", "llava_ecg.cli", "render", *recs, "-o", str(out), "--format", fmt,
+                            "--distort", distort, "--workers", "1"], env=env, check=True, capture_output=True)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            return after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+
+        one = run(records[:1], "one")
+        many = run(records[:n], "many")
+        ours[name] = (many - one) / (n - 1)
+    eik = {}
+    sys.path.insert(0, str(root / "benchmarks" / "eik"))
+    try:
+        import eik_ref
+    except ImportError:
+        eik_ref = None
+    if eik_n and eik_ref is not None and eik_ref.available(setup=eik_setup):
+        for kind, extra in (("clean", {}), ("heavy", {"wrinkles": True, "augment": True})):
+            summary = eik_ref.render(records[:eik_n], work / f"eik-{kind}", **extra)
+            eik[kind] = statistics.median(r["cpu_s"] for r in summary["images"])
+    elif eik_n:
+        print("ECG-Image-Kit reference not set up here (benchmarks/eik/setup.sh, EIK_HOME): anchors used instead")
+    print(f"\ncommand line, one worker, CPU time per image after start-up ((CPU for {n} records - CPU for 1) / {n - 1}; "
+          "ECG-Image-Kit: its per-image CPU time)")
+    print(f"{'case':34s} {'cpu ms':>9s} {'EIK s':>7s} {'x EIK':>7s}  EIK source")
+    for name, (kwargs, _fmt, anchor) in CASES.items():
+        kind = "heavy" if kwargs["distort"] else "clean"
+        ref, source = (eik[kind], f"same run, n={eik_n}") if kind in eik else (anchor, "anchor")
+        print(f"{name:34s} {ours[name] * 1e3:9.1f} {ref:7.2f} {ref / ours[name]:7.0f}  {source}")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", type=int, default=30)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--cli", type=int, default=0, help="also time llava-ecg render on N records")
+    parser.add_argument("--eik", type=int, default=0, help="also time ECG-Image-Kit on N records (with --cli)")
+    parser.add_argument("--eik-setup", action="store_true", help="run benchmarks/eik/setup.sh when needed")
     args = parser.parse_args()
     single(args.n)
+    if args.cli:
+        cli(max(2, args.cli), args.eik, args.eik_setup)
     if args.workers > 1:
         pooled(args.n * args.workers, args.workers)
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import torch
@@ -196,21 +197,26 @@ class LlavaEcg(lmms):
 
         return tokenizer_image_token(prompt, self._tokenizer, IMAGE_TOKEN_INDEX, return_tensors="pt")
 
-    def _images(self, visuals: list) -> tuple[object, list]:
-        """Pixel tensors (pad: one tensor; anyres: list of crops stacks) and PIL sizes for ``image_sizes``.
+    def _pixels(self, visuals: list) -> tuple[object, list]:
+        """CPU pixel tensors (pad: one tensor; anyres: list of crops stacks) and PIL sizes for ``image_sizes``.
 
-        The train stage's ``process_images`` is upstream's for square processors and also pads to a non-square
-        processor's aspect (as our training does), so a model sees the same pixels at test time as in training.
+        The train stage's ``process_images`` is upstream's for square processors (anyres through its fast path,
+        within two 8-bit levels of upstream's pixels) and also pads to a non-square processor's aspect (as our
+        training does), so a model sees the same pixels at test time as in training.
         """
         from llava_ecg.train.images import process_images
 
         pil = [v.convert("RGB") for v in visuals]
-        pixels = process_images(pil, self._image_processor, self._model.config)
+        return process_images(pil, self._image_processor, self._model.config), [im.size for im in pil]
+
+    def _to_device(self, pixels):
         if isinstance(pixels, list):
-            pixels = [p.to(device=self._device, dtype=self._dtype) for p in pixels]
-        else:
-            pixels = pixels.to(device=self._device, dtype=self._dtype)
-        return pixels, [im.size for im in pil]
+            return [p.to(device=self._device, dtype=self._dtype) for p in pixels]
+        return pixels.to(device=self._device, dtype=self._dtype)
+
+    def _images(self, visuals: list) -> tuple[object, list]:
+        pixels, sizes = self._pixels(visuals)
+        return self._to_device(pixels), sizes
 
     def _visuals(self, doc_to_visual, doc_id, task, split) -> list:
         visuals = doc_to_visual(self.task_dict[task][split][doc_id]) if doc_to_visual is not None else []
@@ -245,25 +251,32 @@ class LlavaEcg(lmms):
                 text = text.split(stop, 1)[0]
         return text.strip()
 
-    @torch.inference_mode()
-    def _generate(self, prompts: list[str], visuals: list[list], gen_args: dict) -> list[str]:
-        """Greedy (or sampled) generation for a batch of prompts, each with zero or one image."""
-        ids = [self._encode(p) for p in prompts]
-        width = max(len(x) for x in ids)
-        input_ids = torch.full((len(ids), width), self._pad_id, dtype=torch.long)
-        attention = torch.zeros((len(ids), width), dtype=torch.long)
-        for i, x in enumerate(ids):  # left padding: the prompts end where generation starts
-            input_ids[i, width - len(x):] = x
-            attention[i, width - len(x):] = 1
-        kwargs = dict(gen_args)
+    def _generate(self, prompts: list[str], visuals: list[list], gen_args: dict, prepared=None) -> list[str]:
+        """Greedy (or sampled) generation for a batch of prompts, each with zero or one image.
+
+        ``prepared``: ``(pixels, sizes)`` already computed from ``visuals`` (by the prefetching thread)."""
+        from llava_ecg.eval.generation import generate_ids
+
+        pixels = sizes = None
         if any(visuals):
             if not all(visuals):
                 raise ValueError("a batch mixes items with and without an image")
-            pixels, sizes = self._images([v[0] for v in visuals])
-            kwargs.update(images=pixels, image_sizes=sizes)
-        out = self._model.generate(input_ids.to(self._device), attention_mask=attention.to(self._device),
-                                   pad_token_id=self._pad_id, **kwargs)
+            pixels, sizes = prepared if prepared is not None else self._pixels([v[0] for v in visuals])
+            pixels = self._to_device(pixels)
+        out = generate_ids(self._model, [self._encode(p) for p in prompts], self._pad_id, gen_args, pixels=pixels,
+                           image_sizes=sizes)
         return self._tokenizer.batch_decode(out, skip_special_tokens=True)
+
+    def _prepare_chunk(self, requests, chunk) -> tuple[list[str], list[list], object]:
+        """Prompts, visuals and CPU pixels of one batch: runs on the prefetch thread while the GPU generates."""
+        prompts, visuals = [], []
+        for i in chunk:
+            context, _, doc_to_visual, doc_id, task, split = requests[i].args
+            vis = self._visuals(doc_to_visual, doc_id, task, split)
+            prompts.append(self.build_prompt([(context, None)], with_image=bool(vis)))
+            visuals.append(vis)
+        prepared = self._pixels([v[0] for v in visuals]) if visuals and all(visuals) else None
+        return prompts, visuals, prepared
 
     # -- lmms-eval API -----------------------------------------------------------------------------------------
     def generate_until(self, requests: list[Instance]) -> list[str]:
@@ -272,18 +285,19 @@ class LlavaEcg(lmms):
         for i, req in enumerate(requests):  # batch only requests with identical generation settings
             groups[repr(sorted((req.args[1] or {}).items()))].append(i)
         pbar = tqdm(total=len(requests), desc="llava_ecg generate", disable=self.rank != 0)
+        work = []  # (generation args, stop strings, request indices) per batch, in order
         for indices in groups.values():
             gen_args, until = self._generation_args(requests[indices[0]].args[1])
             order = sorted(indices, key=lambda i: -len(requests[i].args[0]))
-            for start in range(0, len(order), self.batch_size):
-                chunk = order[start:start + self.batch_size]
-                prompts, visuals = [], []
-                for i in chunk:
-                    context, _, doc_to_visual, doc_id, task, split = requests[i].args
-                    vis = self._visuals(doc_to_visual, doc_id, task, split)
-                    prompts.append(self.build_prompt([(context, None)], with_image=bool(vis)))
-                    visuals.append(vis)
-                for i, text in zip(chunk, self._generate(prompts, visuals, gen_args)):
+            work += [(gen_args, until, order[s:s + self.batch_size]) for s in range(0, len(order), self.batch_size)]
+        # image loading + anyres preprocessing of batch k+1 overlaps generation of batch k (torch ops drop the GIL)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="llava_ecg_prefetch") as pool:
+            pending = pool.submit(self._prepare_chunk, requests, work[0][2]) if work else None
+            for k, (gen_args, until, chunk) in enumerate(work):
+                prompts, visuals, prepared = pending.result()
+                if k + 1 < len(work):
+                    pending = pool.submit(self._prepare_chunk, requests, work[k + 1][2])
+                for i, text in zip(chunk, self._generate(prompts, visuals, gen_args, prepared)):
                     results[i] = self._cut(text, until)
                 pbar.update(len(chunk))
         pbar.close()
