@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from llava_ecg.argtypes import (comma_list, existing_dir, float_range, int_range, output_path, positive_int,
-                                probability)
+                                probability, shard)
 from llava_ecg.errors import LlavaEcgError
 
 SOURCE_CHOICES = ("ptbxl", "mimic", "code15", "ecgqa", "cpsc", "g12", "csn", "challenge", "synthetic", "custom")
@@ -83,16 +83,6 @@ def _no_list(text: str):
 
 
 
-def _shard(text: str) -> tuple[int, int]:
-    try:
-        i, n = (int(x) for x in text.split("/"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--shard must look like I/N (e.g. 0/4), got {text!r}") from None
-    if not (n >= 1 and 0 <= i < n):
-        raise argparse.ArgumentTypeError(f"--shard {text}: need 0 <= I < N")
-    return i, n
-
-
 def _register_instruct(bsub) -> None:
     p = bsub.add_parser("instruct", help="ECGInstruct-format rows (+ manifest, summary table and chart)",
                         description="Build ECGInstruct/LLaVA rows from raw records. Without --llm-url the build is "
@@ -113,7 +103,7 @@ def _register_instruct(bsub) -> None:
     p.add_argument("--split", choices=("train", "val", "test", "all"),
                    help="records of this split (default: train for PTB-XL/ECG-QA, all otherwise)")
     p.add_argument("--limit", type=positive_int, help="only the first N records")
-    p.add_argument("--shard", type=_shard, default=(0, 1), metavar="I/N",
+    p.add_argument("--shard", type=shard, default=(0, 1), metavar="I/N",
                    help="build only shard I of N (every N-th record from I); the shards' outputs union to the build")
     p.add_argument("--exclude", action="append", default=[], metavar="TESTSET",
                    help="leave out records of this test set (ECGBench JSON, manifest or record list); repeatable")

@@ -28,7 +28,7 @@ def test_llava_hf_chat_model_runs_ecgbench(tmp_path, offline_env):
     env = {k: v for k, v in offline_env.items() if not k.startswith(("ECGBENCH_", "LLAVA_ECG_LLM_"))}
     env.update(ECGBENCH_ROOT=str(tmp_path / "data"), ECGBENCH_BOOTSTRAP="20")
     cmd = [sys.executable, "-m", "lmms_eval", "--model", "llava_hf", "--model_args",
-           f"pretrained={model},device=cpu,dtype=float32", "--tasks", "ecgbench_cpsc,ecgbench_mmmu,ecgbench_arena",
+           f"pretrained={model},device=cpu,device_map=cpu,dtype=float32", "--tasks", "ecgbench_cpsc,ecgbench_mmmu,ecgbench_arena",
            "--gen_kwargs", "max_new_tokens=6", "--output_path", str(tmp_path / "out"), "--log_samples"]
     proc = subprocess.run(cmd, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=600)
     log = proc.stdout + proc.stderr

@@ -32,7 +32,8 @@ def build_tiny_llava_hf(out: Path) -> Path:
                                         pad_token="<pad>", additional_special_tokens=["<image>"])
     image_processor = CLIPImageProcessor(size={"shortest_edge": 16}, crop_size={"height": 16, "width": 16})
     processor = LlavaProcessor(image_processor=image_processor, tokenizer=tokenizer, patch_size=8,
-                               vision_feature_select_strategy="default", chat_template=CHAT_TEMPLATE)
+                               vision_feature_select_strategy="default", num_additional_image_tokens=1,
+                               chat_template=CHAT_TEMPLATE)
     config = LlavaConfig(
         vision_config=CLIPVisionConfig(hidden_size=16, intermediate_size=32, num_hidden_layers=1,
                                        num_attention_heads=2, image_size=16, patch_size=8, projection_dim=16),

@@ -12,16 +12,18 @@
 3. **Answer log-probabilities.** For multi-label, MCQ and ECG-QA subsets a model that implements ``loglikelihood``
    also gets one request per candidate answer (:mod:`llava_ecg.eval.lmms.options`); other models are not asked,
    and ``auc_logprob``/``acc_logprob`` come out NaN with a one-line notice.
-4. **ECG Arena's later turns.** Simple models with ``generate_until_multi_round`` answer all turns themselves. For
-   chat models the first turn is an ordinary request; :meth:`apply_filters` (after lmms-eval ran every request,
-   before scoring) then asks each later turn of all items in one ``generate_until`` batch, with the conversation so
-   far as chat history (the YAML's ``doc_to_messages``, :func:`llava_ecg.eval.lmms.hooks.doc_to_messages`). Any chat model that can generate can
-   therefore answer the arena.
+4. **ECG Arena's turns.** Simple models with ``generate_until_multi_round`` answer all turns themselves. Most chat
+   models have no such method, so each arena item is one ``generate_until`` request for its *last* turn whose
+   messages hold the conversation so far: when the model asks for them (:meth:`_arena_messages`), the earlier turns
+   of every pending item are answered first, in one ``generate_until`` batch per turn through the same model, with
+   the model's own answers as chat history (the YAML's ``doc_to_messages``,
+   :func:`llava_ecg.eval.lmms.hooks.doc_to_messages`). Any chat model that can generate answers the arena.
 """
 from __future__ import annotations
 
 import ast
 import copy
+import threading
 
 from lmms_eval.api.instance import Instance, unwrap_generation_output
 from lmms_eval.api.task import ConfigurableMessagesTask, ConfigurableTask
@@ -47,7 +49,11 @@ class ECGBenchTask(ConfigurableMessagesTask):
     def __init__(self, data_dir=None, cache_dir=None, download_mode=None, config=None, model_name=None) -> None:
         config = {k: v for k, v in (config or {}).items() if k != "class"}
         super().__init__(config=config, model_name=model_name)
-        self._later_rounds: list[Instance] = []
+        self._later_rounds: list[Instance] = []  # arena requests of a chat model
+        self._arena_answers: dict[int, list[str]] = {}  # doc_index -> answers to the turns before the last
+        self._arena_done: set[int] = set()
+        self._arena_lock = threading.RLock()
+        self._arena_model = None
 
     def download(self, dataset_kwargs=None) -> None:
         import datasets
@@ -70,9 +76,9 @@ class ECGBenchTask(ConfigurableMessagesTask):
         split = kwargs["metadata"]["split"]
         multi_round = self.OUTPUT_TYPE == "generate_until_multi_round"
         if caps.chat:
+            messages = self._arena_messages if multi_round else self.doc_to_messages
             main = Instance(request_type="generate_until", idx=0, metadata=kwargs["metadata"], arguments=(
-                ctx, self.doc_to_messages, copy.deepcopy(self.config.generation_kwargs), doc_id, self.config.task,
-                split))
+                ctx, messages, copy.deepcopy(self.config.generation_kwargs), doc_id, self.config.task, split))
         elif multi_round and not caps.multi_round:
             runtime.notice_once(model, "multi_round", (
                 f"ecgbench: {caps.name} (simple) has no generate_until_multi_round: ECG Arena gets turn 1 only and "
@@ -84,6 +90,7 @@ class ECGBenchTask(ConfigurableMessagesTask):
             main = ConfigurableTask.construct_requests(self, doc_id=doc_id, ctx=ctx, **kwargs)
         if caps.chat and multi_round:
             self._later_rounds.append(main)
+            self._arena_model = model  # the model may ask for the messages from a worker thread
         if self.OUTPUT_TYPE != "generate_until":
             return main
         options = options_for(self.dataset_no_image[split][doc_id])
@@ -101,46 +108,51 @@ class ECGBenchTask(ConfigurableMessagesTask):
         ]
         return [main, *scored]
 
-    # -- arena turns after the first (chat models) -----------------------------------------------------------------
-    def apply_filters(self):
-        result = super().apply_filters()
-        pending, self._later_rounds = self._later_rounds, []
-        if pending:
-            self._answer_later_rounds(pending)
-        return result
+    # -- ECG Arena with chat models ---------------------------------------------------------------------------------
+    def _arena_messages(self, doc):
+        """The last turn's messages, with the conversation so far. The model calls this while it answers the
+        arena's requests; the earlier turns of every pending item are asked here first, in one ``generate_until``
+        batch per turn, through the same model (lmms-eval frees HF models right after its request loop, so later is
+        too late)."""
+        answers = self._earlier_answers(doc)
+        last = arena_rounds(doc) - 1
+        if last == 0:
+            return self.doc_to_messages(doc)
+        messages, _, _, _ = self.doc_to_messages(doc, round_idx=last, previous_output=answers)
+        return messages
 
-    def _answer_later_rounds(self, instances: list[Instance]) -> None:
-        model = runtime.current_model()
+    def _earlier_answers(self, doc) -> list[str]:
+        with self._arena_lock:
+            key = doc["doc_index"]
+            if key not in self._arena_answers:
+                self._ask_earlier_turns(self._arena_model)
+            return self._arena_answers.get(key, [])
+
+    def _ask_earlier_turns(self, model) -> None:
         if model is None:
-            raise RuntimeError("ECG Arena: later turns need the running lmms-eval model (see llava_ecg.eval.lmms.runtime)")
-        docs = [self.dataset[inst.metadata["split"]][inst.doc_id] for inst in instances]
-        answers = [[self._first_text(inst)] for inst in instances]
-        round_idx = 1
+            raise RuntimeError("ECG Arena: earlier turns need the running lmms-eval model (llava_ecg.eval.lmms.runtime)")
+        pending = [inst for inst in self._later_rounds if inst.doc_id not in self._arena_done]
+        docs = [self.dataset[inst.metadata["split"]][inst.doc_id] for inst in pending]
+        answers: list[list[str]] = [[] for _ in pending]
+        round_idx = 0
         while True:
-            batch = [i for i, doc in enumerate(docs) if arena_rounds(doc) > round_idx]
+            batch = [i for i, doc in enumerate(docs) if arena_rounds(doc) - 1 > round_idx]
             if not batch:
                 break
-            requests = [self._round_request(instances[i], docs[i], round_idx, answers[i]) for i in batch]
+            requests = [self._round_request(pending[i], docs[i], round_idx, answers[i]) for i in batch]
             for i, output in zip(batch, model.generate_until(requests)):
                 text, _ = unwrap_generation_output(output)
                 answers[i].append((text or "").strip())
             round_idx += 1
-        for inst, answer in zip(instances, answers):
-            inst.resps = [answer]
-            for key in list(inst.filtered_resps) or ["none"]:
-                inst.filtered_resps[key] = answer
-
-    @staticmethod
-    def _first_text(inst: Instance) -> str:
-        value = next(iter(inst.filtered_resps.values()), None) if inst.filtered_resps else None
-        if value is None:
-            value = inst.resps[0] if inst.resps else ""
-        if isinstance(value, list):
-            value = value[0] if value else ""
-        return str(value).strip()
+        for inst, doc, answer in zip(pending, docs, answers):
+            self._arena_answers[doc["doc_index"]] = answer
+            self._arena_done.add(inst.doc_id)
 
     def _round_request(self, inst: Instance, doc, round_idx: int, answers: list[str]) -> Instance:
-        messages, _, _, _ = self.doc_to_messages(doc, round_idx=round_idx, previous_output=list(answers))
+        if round_idx == 0:
+            messages = self.doc_to_messages(doc)
+        else:
+            messages, _, _, _ = self.doc_to_messages(doc, round_idx=round_idx, previous_output=list(answers))
 
         def round_messages(_doc, _messages=messages):
             return _messages
@@ -148,6 +160,21 @@ class ECGBenchTask(ConfigurableMessagesTask):
         ctx, _, gen_kwargs, doc_id, task, split = inst.arguments
         return Instance(request_type="generate_until", idx=0, metadata=inst.metadata,
                         arguments=(ctx, round_messages, copy.deepcopy(gen_kwargs), doc_id, task, split))
+
+    def apply_filters(self):
+        """Arena with a chat model: each item's answer becomes the list of all its turns (sample logs, scoring)."""
+        result = super().apply_filters()
+        for inst in self._later_rounds:
+            earlier = self._arena_answers.get(self.dataset[inst.metadata["split"]][inst.doc_id]["doc_index"])
+            if earlier is None:
+                continue
+            last = inst.resps[0] if inst.resps else ""
+            answer = [*earlier, str(last[0] if isinstance(last, list) and last else last).strip()]
+            inst.resps = [answer]
+            for key in list(inst.filtered_resps) or ["none"]:
+                inst.filtered_resps[key] = answer
+        self._later_rounds = []
+        return result
 
     # -- results -----------------------------------------------------------------------------------------------
     def process_results(self, doc, results, full_docs=None):
