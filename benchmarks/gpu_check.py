@@ -11,7 +11,7 @@ figure):
   would take 4x longer per optimizer step, the per-token figures are the same). Tokens/s, samples/s, peak memory.
 * ``eval``: fp16 greedy generation through the evaluation path (``llava_ecg.eval.generation``), ECGBench-shaped
   items (a 2200x1700 page through our anyres preprocessing: 5 tiles = 2880 image tokens, an ECGBench-length
-  question), batch 1, 8 and 32, answers forced to 32 and 256 new tokens; projected wall time of the full ECGBench;
+  question), batch 1, 8 and 16, answers forced to 32 and 256 new tokens; projected wall time of the full ECGBench;
   then batched vs single-item greedy outputs on a fixed set.
 
     bash benchmarks/gpu_check.sh                  # on the GPU machine (installs .whl/ first, see gpu/README.md)
@@ -41,7 +41,7 @@ LONG_ANSWERS = ("ptb-test-report", "arena")  # reports / conversations; the rest
 SHAPES = {
     "real": dict(hidden=4096, inter=11008, layers=32, heads=32, vocab=32000, v_hidden=1024, v_inter=4096,
                  v_layers=24, v_heads=16, image=336, patch=14, seq=4096, page=(2200, 1700), question=120,
-                 short=32, long=256, steps=10, accumulation=2, batches=(1, 8, 32), agree_items=16, agree_tokens=48),
+                 short=32, long=256, steps=10, accumulation=2, batches=(1, 8, 16), agree_items=16, agree_tokens=48),
     "dry": dict(hidden=64, inter=128, layers=2, heads=4, vocab=1000, v_hidden=32, v_inter=64, v_layers=2, v_heads=2,
                 image=32, patch=8, seq=192, page=(220, 170), question=20, short=4, long=8, steps=2, accumulation=2,
                 batches=(1, 4), agree_items=4, agree_tokens=6),
@@ -99,6 +99,7 @@ def build_model(s: dict, work: Path, device: str, dtype, attn: str):
     finally:
         torch.set_default_dtype(previous)
     tower.image_processor, tower.is_loaded = processor, True
+    torch.manual_seed(0)  # the same random weights in every run, so greedy-agreement counts are comparable
     with torch.no_grad():
         for name, p in model.named_parameters():
             if p.dim() == 1:
@@ -267,8 +268,11 @@ def section_eval(args, s: dict, out: Path) -> None:
                                      "max_new_tokens_authors": 1024, "forced_new_tokens": [s["short"], s["long"]]})
     anyres = FastAnyres(processor, model.config.image_grid_pinpoints)
     pages = [page(s["page"], i) for i in range(8)]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # process_time sums all threads: measure one core
     t1 = time.process_time()
     stacks = [anyres(p) for p in pages]
+    torch.set_num_threads(threads)
     record(out, "eval", "anyres_ms_per_page_one_core", round(1000 * (time.process_time() - t1) / len(pages), 1))
     def prompt(i):  # BOS, image, an ECGBench-length question (lengths vary as in a real batch); fixed per item
         g = torch.Generator().manual_seed(1000 + i)
@@ -289,6 +293,16 @@ def section_eval(args, s: dict, out: Path) -> None:
             torch.cuda.synchronize()
         return out_ids, time.perf_counter() - start
 
+    if cuda:  # launch overhead: tells a launch-bound decode step from CPU-side dispatch of the eager model
+        x = torch.zeros(1, device="cuda")
+        for _ in range(100):
+            x.add_(1)
+        torch.cuda.synchronize()
+        t = time.perf_counter()
+        for _ in range(5000):
+            x.add_(1)
+        torch.cuda.synchronize()
+        record(out, "eval", "launch_us", round((time.perf_counter() - t) / 5000 * 1e6, 2))
     throughput = {}
     for batch in s["batches"]:
         try:

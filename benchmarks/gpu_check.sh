@@ -13,4 +13,6 @@ else
 fi
 export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 export DS_BUILD_OPS=0
+# batch-16 generation of 3k-token prompts fragments the allocator (KV cache + full-sequence fp32 logits of transformers 4.37)
+export PYTORCH_CUDA_ALLOC_CONF=${PYTORCH_CUDA_ALLOC_CONF:-expandable_segments:True}
 exec "${PYTHON:-python3}" benchmarks/gpu_check.py "$@"

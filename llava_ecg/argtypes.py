@@ -121,3 +121,26 @@ def existing_file(text: str) -> str:
     if not os.path.isfile(text):
         raise argparse.ArgumentTypeError(f"{text}: {'not a file' if os.path.exists(text) else 'no such file'}")
     return text
+
+
+def parse_shard(text: str | tuple | None) -> tuple[int, int]:
+    """``"2/8"`` or ``(2, 8)`` -> (2, 8): shard ``I`` of ``N``, 0-based, ``0 <= I < N`` (``None``: the whole set).
+    Raises ``ValueError``; as an argparse ``type=`` use :func:`shard`."""
+    if text is None:
+        return 0, 1
+    try:
+        i, n = text if isinstance(text, tuple) else (int(x) for x in str(text).split("/"))
+        i, n = int(i), int(n)
+    except (TypeError, ValueError):
+        raise ValueError(f"shard must look like I/N (e.g. 0/4), got {text!r}") from None
+    if n < 1 or not 0 <= i < n:
+        raise ValueError(f"shard index must satisfy 0 <= I < N, got {i}/{n}")
+    return i, n
+
+
+def shard(text: str) -> tuple[int, int]:
+    """``--shard I/N``."""
+    try:
+        return parse_shard(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None

@@ -45,7 +45,7 @@ def available(setup: bool = False) -> bool:
 
 
 def render(records, out_dir, *, seed: int = 0, layout: str = "3x4", dpi: int = 200, paper: str = "letter",
-           header: bool = False, grid: str = "red", rhythm: bool = True, wrinkles: bool = False,
+           header: bool = False, labels: bool = True, grid: str = "red", rhythm: bool = True, wrinkles: bool = False,
            augment: bool = False, rotate: int = 5, noise: int = 20, nice: int = 0, timeout: float | None = None) -> dict:
     """Renders WFDB ``records`` (paths without extension) to ``out_dir/<name>.png``; returns the run summary."""
     out_dir = Path(out_dir)
@@ -55,8 +55,8 @@ def render(records, out_dir, *, seed: int = 0, layout: str = "3x4", dpi: int = 2
     argv = [str(eik_python()), str(HERE / "render_eik.py"), *map(str, records), "-o", str(out_dir),
             "--layout", layout, "--dpi", str(dpi), "--paper", paper, "--grid", grid, "--seed", str(seed),
             "--rotate", str(rotate), "--noise", str(noise), "--summary", str(summary)]
-    argv += ["--header"] * header + ["--no-rhythm"] * (not rhythm) + ["--wrinkles"] * wrinkles
-    argv += ["--augment"] * augment
+    argv += ["--header"] * header + ["--no-labels"] * (not labels) + ["--no-rhythm"] * (not rhythm)
+    argv += ["--wrinkles"] * wrinkles + ["--augment"] * augment
     if nice:
         argv = ["nice", "-n", str(nice), *argv]
     env = {**os.environ, "EIK_HOME": str(eik_home()), "OMP_NUM_THREADS": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}
@@ -67,3 +67,16 @@ def render(records, out_dir, *, seed: int = 0, layout: str = "3x4", dpi: int = 2
         return json.loads(summary.read_text())
     finally:
         summary.unlink(missing_ok=True)
+
+
+def write_for_eik(ecg, path: Path) -> Path:
+    """WFDB in mV, with the ``# Age:``/``# Sex:`` comments ECG-Image-Kit's header printing needs."""
+    from llava_ecg.signals.writers import write_wfdb
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_wfdb(ecg, path)
+    sex = {"m": "Male", "f": "Female"}.get(str(ecg.meta.get("sex", "")).lower()[:1], "Unknown")
+    with open(path.with_suffix(".hea"), "a") as f:
+        f.write(f"# Age: {ecg.meta.get('age', 'Unknown')}\n# Sex: {sex}\n")
+    return path

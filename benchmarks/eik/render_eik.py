@@ -3,7 +3,7 @@
 Run with the reference venv's interpreter (``setup.sh`` makes it), not llava-ecg's:
 
     $EIK_HOME/venv/bin/python benchmarks/eik/render_eik.py REC [REC...] -o OUT_DIR \
-        [--layout 3x4|6x2|12x1] [--no-rhythm] [--dpi 200] [--paper letter|A4] [--header] \
+        [--layout 3x4|6x2|12x1] [--no-rhythm] [--dpi 200] [--paper letter|A4] [--header] [--no-labels] \
         [--grid red|pink|blue|green|brown|bw|none] [--wrinkles] [--augment] [--rotate 5] [--noise 20] \
         [--seed 0] [--summary OUT.json]
 
@@ -79,6 +79,8 @@ def eik_argv(record: Path, out_dir: Path, opts) -> list[str]:
         argv += ["--standard_grid_color", str(GRID_CODES[opts.grid])]
     if opts.header:
         argv += ["--print_header"]
+    if opts.no_labels:
+        argv += ["--remove_lead_names"]
     if opts.wrinkles:
         argv += ["--wrinkles"]
     if opts.augment:  # its augmentation reads the stored config, so it needs --store_config
@@ -95,6 +97,7 @@ def main(argv=None) -> int:
     ap.add_argument("--dpi", type=int, default=200)
     ap.add_argument("--paper", choices=("letter", "A4"), default="letter")
     ap.add_argument("--header", action="store_true")
+    ap.add_argument("--no-labels", action="store_true", help="no lead names")
     ap.add_argument("--grid", choices=(*GRID_CODES, "bw", "none"), default="red")
     ap.add_argument("--wrinkles", action="store_true")
     ap.add_argument("--augment", action="store_true")

@@ -101,12 +101,16 @@ class BuildConfig:
     mix: Any = "balanced"
     targets: str | None = None  # a target table file (source x family.format counts or shares); overrides mix
     mode: str = "on-the-fly"  # "on-the-fly" | "render"
-    layouts: tuple[str, ...] = ("3x4",)
-    distort: str = "mixed"  # "none" | "light" | "heavy" | "mixed"
-    header_prob: float = 0.0
+    # How images are drawn: a render mix (llava_ecg.render.mix; "pulse" = what the PULSE paper describes for
+    # ECGInstruct) or None. The four fields below override the mix's choice when set; without a mix, None means
+    # 3x4 / "mixed" / 0.0 / 200 dpi (clean : light : heavy = 0.5 : 0.35 : 0.15, classic style).
+    render_mix: Any = "pulse"
+    layouts: tuple[str, ...] | None = None
+    distort: str | None = None  # "none" | "light" | "heavy" | "mixed"
+    header_prob: float | None = None
     image_prefix: str = ""  # variant folder inside each source folder, for several render configs in one root
     images_per_record: int = 1
-    dpi: float = 200.0
+    dpi: float | None = None
     chunk_size: int = 1000
     shard: tuple[int, int] = (0, 1)
     exclude: frozenset = frozenset()  # decontamination keys (see decontam.record_key)
@@ -118,8 +122,15 @@ class BuildConfig:
     def __post_init__(self):
         if self.mode not in ("on-the-fly", "render"):
             raise InstructConfigError(f"mode must be 'on-the-fly' or 'render', got {self.mode!r}")
-        if self.distort not in ("none", "light", "heavy", "mixed"):
+        if self.distort not in (None, "none", "light", "heavy", "mixed"):
             raise InstructConfigError(f"distort must be none, light, heavy or mixed, got {self.distort!r}")
+        if self.render_mix is not None:
+            from llava_ecg.render.mix import get_mix
+
+            try:
+                get_mix(self.render_mix)
+            except ValueError as exc:  # RenderSpecError
+                raise InstructConfigError(f"render_mix: {exc}") from None
         i, n = self.shard
         if not (n >= 1 and 0 <= i < n):
             raise InstructConfigError(f"shard must be I/N with 0 <= I < N, got {i}/{n}")
@@ -134,7 +145,11 @@ class BuildConfig:
         d["exclude"] = hashlib.sha256("\n".join(sorted(self.exclude)).encode()).hexdigest()[:16]
         if isinstance(self.mix, dict):
             d["mix"] = {".".join(k) if isinstance(k, tuple) else k: v for k, v in sorted(self.mix.items(), key=str)}
-        d["layouts"] = list(self.layouts)
+        d["layouts"] = None if self.layouts is None else list(self.layouts)
+        if self.render_mix is not None:
+            from llava_ecg.render.mix import get_mix
+
+            d["render_mix"] = get_mix(self.render_mix).to_dict()
         if self.targets:
             d["targets"] = hashlib.sha256(Path(self.targets).read_bytes()).hexdigest()[:16]
         return d
@@ -159,17 +174,45 @@ def image_relpath(facts: RecordFacts, k: int, ext: str, prefix: str = "") -> str
 def render_specs(facts: RecordFacts, cfg: BuildConfig) -> list[dict]:
     from llava_ecg.render.spec import RenderSpec
 
+    if cfg.render_mix is not None:
+        return _mix_specs(facts, cfg)
+    layouts, distort_cfg = cfg.layouts or ("3x4",), cfg.distort or "mixed"
+    header_prob = 0.0 if cfg.header_prob is None else cfg.header_prob
     rng = random.Random(stable_seed(cfg.seed, facts.record, "render"))
     specs = []
     for k in range(cfg.images_per_record):
-        if cfg.distort == "mixed":
+        if distort_cfg == "mixed":
             distort = rng.choices([d for d, _ in DISTORT_MIX], [w for _, w in DISTORT_MIX])[0]
         else:
-            distort = cfg.distort
-        spec = RenderSpec(layout=rng.choice(cfg.layouts), distort=distort, seed=stable_seed(cfg.seed, facts.record, k),
-                          dpi=cfg.dpi, header=rng.random() < cfg.header_prob,
+            distort = distort_cfg
+        spec = RenderSpec(layout=rng.choice(layouts), distort=distort, seed=stable_seed(cfg.seed, facts.record, k),
+                          dpi=200.0 if cfg.dpi is None else cfg.dpi, header=rng.random() < header_prob,
                           format="png" if distort == "none" else "jpg")
         specs.append(spec.to_dict())
+    return specs
+
+
+def _mix_specs(facts: RecordFacts, cfg: BuildConfig) -> list[dict]:
+    """Specs drawn from the render mix; the config's explicit layouts/distort/header_prob/dpi override it."""
+    from llava_ecg.render.mix import get_mix
+
+    mix = get_mix(cfg.render_mix)
+    specs = []
+    for k in range(cfg.images_per_record):
+        spec = mix.spec(facts.record, k, seed=cfg.seed)
+        rng = random.Random(stable_seed(cfg.seed, facts.record, "render", k))
+        changes: dict[str, Any] = {}
+        if cfg.layouts:
+            changes["layout"] = rng.choice(cfg.layouts)
+        if cfg.distort:
+            distort = (rng.choices([d for d, _ in DISTORT_MIX], [w for _, w in DISTORT_MIX])[0]
+                       if cfg.distort == "mixed" else cfg.distort)
+            changes.update(distort=distort, format="png" if distort == "none" else "jpg")
+        if cfg.header_prob is not None:
+            changes["header"] = rng.random() < cfg.header_prob
+        if cfg.dpi is not None:
+            changes["dpi"] = cfg.dpi
+        specs.append((spec.replace(**changes) if changes else spec).to_dict())
     return specs
 
 
@@ -431,6 +474,10 @@ def build_instruct(records: RecordInput, out_dir, cfg: BuildConfig | None = None
         bar.close()
     result.excluded = stats["excluded"]
     result.files, result.rows, result.records = _assemble(out, shard_tag, chunk_files, cfg)
+    summary_md = result.files.get("summary_md")
+    if summary_md is not None and summary_md.exists():
+        with open(summary_md, "a", encoding="utf-8") as fh:
+            fh.write("\n" + render_mix_summary(cfg) + "\n")
     result.failed = [(f["record"], f["error"]) for c in chunk_files for f in rio.iter_jsonl(c.failed)]
     return result
 
@@ -549,3 +596,16 @@ def _cat_bytes(paths: list[Path], dest: Path) -> None:
         for p in paths:
             with open(p, "rb") as src:
                 shutil.copyfileobj(src, dst, 1 << 20)
+
+
+def render_mix_summary(cfg: BuildConfig) -> str:
+    """One Markdown paragraph: how this build's images are drawn."""
+    explicit = {k: v for k, v in (("layouts", cfg.layouts), ("distort", cfg.distort),
+                                  ("header_prob", cfg.header_prob), ("dpi", cfg.dpi)) if v is not None}
+    if cfg.render_mix is None:
+        return f"Render: fixed settings {explicit or 'defaults'} (classic style, no render mix)."
+    from llava_ecg.render.mix import get_mix
+
+    name = cfg.render_mix if isinstance(cfg.render_mix, str) else "custom"
+    text = f"Render mix `{name}`: {json.dumps(get_mix(cfg.render_mix).to_dict(), sort_keys=True)}"
+    return text + (f"; overridden: {explicit}" if explicit else "")

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from llava_ecg.argtypes import (comma_list, existing_dir, float_range, int_range, output_path, positive_int,
-                                probability)
+                                probability, shard)
 from llava_ecg.errors import LlavaEcgError
 
 SOURCE_CHOICES = ("ptbxl", "mimic", "code15", "ecgqa", "cpsc", "g12", "csn", "challenge", "synthetic", "custom")
@@ -83,16 +83,6 @@ def _no_list(text: str):
 
 
 
-def _shard(text: str) -> tuple[int, int]:
-    try:
-        i, n = (int(x) for x in text.split("/"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--shard must look like I/N (e.g. 0/4), got {text!r}") from None
-    if not (n >= 1 and 0 <= i < n):
-        raise argparse.ArgumentTypeError(f"--shard {text}: need 0 <= I < N")
-    return i, n
-
-
 def _register_instruct(bsub) -> None:
     p = bsub.add_parser("instruct", help="ECGInstruct-format rows (+ manifest, summary table and chart)",
                         description="Build ECGInstruct/LLaVA rows from raw records. Without --llm-url the build is "
@@ -113,7 +103,7 @@ def _register_instruct(bsub) -> None:
     p.add_argument("--split", choices=("train", "val", "test", "all"),
                    help="records of this split (default: train for PTB-XL/ECG-QA, all otherwise)")
     p.add_argument("--limit", type=positive_int, help="only the first N records")
-    p.add_argument("--shard", type=_shard, default=(0, 1), metavar="I/N",
+    p.add_argument("--shard", type=shard, default=(0, 1), metavar="I/N",
                    help="build only shard I of N (every N-th record from I); the shards' outputs union to the build")
     p.add_argument("--exclude", action="append", default=[], metavar="TESTSET",
                    help="leave out records of this test set (ECGBench JSON, manifest or record list); repeatable")
@@ -124,12 +114,16 @@ def _register_instruct(bsub) -> None:
     p.add_argument("--targets", metavar="FILE",
                    help="target table (YAML/JSON: source -> {family.format: count or share}; '*' for any source); "
                         "overrides --mix")
-    p.add_argument("--layouts", default="3x4", type=comma_list(_layout_names, "layout"),
-                   help="comma list to draw from, e.g. 3x4,6x2,12x1")
-    p.add_argument("--distort", default="mixed", choices=("none", "light", "heavy", "mixed"),
-                   help="distortion preset (default mixed: none/light/heavy 50/35/15 %%)")
-    p.add_argument("--header-prob", type=probability, default=0.0,
-                   help="probability (0-1) of a printed header on an image")
+    p.add_argument("--render-mix", default="pulse",
+                   help="how images are drawn: 'pulse' (default: the paper's ECGInstruct mix in ECG-Image-Kit's "
+                        "look), 'pulse-classic' (same mix, our classic look), 'fixed' (only the flags below, "
+                        "classic look) or a JSON file (docs/rendering.md); the flags below override the mix")
+    p.add_argument("--layouts", type=comma_list(_layout_names, "layout"),
+                   help="comma list to draw from, e.g. 3x4,6x2,12x1 (default: the mix's; fixed: 3x4)")
+    p.add_argument("--distort", choices=("none", "light", "heavy", "mixed"),
+                   help="distortion preset (default: the mix's; fixed: mixed = none/light/heavy 50/35/15 %%)")
+    p.add_argument("--header-prob", type=probability,
+                   help="probability (0-1) of a printed header on an image (default: the mix's; fixed: 0)")
     p.add_argument("--images-per-record", type=positive_int, default=1, help="images drawn per record (default 1)")
     p.add_argument("--image-prefix", default="",
                    help="variant folder inside each source folder (e.g. aug_3x4), so several render configurations "
@@ -329,8 +323,8 @@ def cmd_build_instruct(args) -> int:
                                       progress=not args.no_progress)
         cfg = BuildConfig(
             source=source, seed=args.seed, samples_per_record=args.samples_per_record, mix=mix,
-            targets=args.targets,
-            mode=args.mode, layouts=tuple(args.layouts), distort=args.distort,
+            targets=args.targets, mode=args.mode, render_mix=_render_mix(args.render_mix),
+            layouts=tuple(args.layouts) if args.layouts else None, distort=args.distort,
             header_prob=args.header_prob, images_per_record=args.images_per_record, image_prefix=args.image_prefix,
             chunk_size=args.chunk_size, shard=args.shard, exclude=exclude, workers=args.workers,
             progress=not args.no_progress, translate_reports=llm is not None)
@@ -359,6 +353,19 @@ def cmd_readmit(args) -> int:
     counts = readmit(args.output, ids, reviewer=args.reviewer)
     print(f"re-admitted {counts['admitted']} items ({counts['already']} were already) into {args.output}")
     return 0
+
+
+def _render_mix(value: str):
+    """'fixed' -> None, a name -> itself, a path -> its JSON object."""
+    if value == "fixed":
+        return None
+    path = Path(value)
+    if path.suffix == ".json" or path.exists():
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise LlavaEcgError(f"--render-mix {value}: cannot read a JSON object: {exc}") from None
+    return value
 
 
 def cmd_build_bench(args) -> int:

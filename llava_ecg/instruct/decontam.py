@@ -108,7 +108,7 @@ def ptbxl_patients(database_csv) -> dict[str, str]:
     import csv
 
     out = {}
-    with open(database_csv, newline="", encoding="utf-8") as fh:
+    with open(database_csv, newline="", encoding="utf-8-sig") as fh:
         for row in csv.DictReader(fh):
             if row.get("patient_id"):
                 out[f"ptbxl:{int(row['ecg_id'])}"] = f"ptbxl:{int(float(row['patient_id']))}"

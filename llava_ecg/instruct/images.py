@@ -4,17 +4,16 @@ Rendering is CPU-bound Python/NumPy, so a ``multiprocessing`` pool (not threads)
 order with ``imap`` so progress is smooth and memory bounded. A file that already exists is never redrawn,
 which is what makes a killed render build resumable.
 
-Workers start with ``forkserver`` (not ``fork``: a parent that already drew a page holds OpenCV's thread-pool
-locks, and forked children can deadlock in their first warp) and run OpenCV single-threaded, so N workers use N
-cores instead of N x all of them - the same rules as ``llava_ecg.render.batch``.
+The pool is the render stage's (:func:`llava_ecg.render.pool.process_map`).
 """
 from __future__ import annotations
 
-import multiprocessing as mp
 import os
 from pathlib import Path
 
 from tqdm.auto import tqdm
+
+from llava_ecg.render.pool import process_map
 
 from . import io as rio
 
@@ -28,15 +27,9 @@ def default_render(ecg, spec: dict) -> bytes:
     return encode_image(render(ecg, spec), spec)
 
 
-def _init(render_fn, single_thread: bool = False):
+def _init(render_fn):
     global _RENDER_FN
     _RENDER_FN = render_fn
-    if single_thread:
-        try:
-            import cv2
-        except ImportError:  # a custom render_fn may not need OpenCV
-            return
-        cv2.setNumThreads(1)
 
 
 def _one(job) -> str:
@@ -56,15 +49,7 @@ def render_jobs(jobs: list[dict], image_root, *, workers: int = 1, render_fn=Non
         return 0
     workers = max(1, min(workers, len(todo), os.cpu_count() or 1))
     bar = tqdm(total=len(todo), desc="render", unit="img", disable=not progress, leave=False)
-    if workers == 1:
-        _init(render_fn)
-        for job in todo:
-            _one(job)
-            bar.update(1)
-    else:
-        ctx = mp.get_context("forkserver" if os.name == "posix" else "spawn")
-        with ctx.Pool(workers, _init, (render_fn, True)) as pool:
-            for _ in pool.imap(_one, todo, chunksize=4):
-                bar.update(1)
+    for _ in process_map(_one, todo, workers=workers, initializer=_init, initargs=(render_fn,)):
+        bar.update(1)
     bar.close()
     return len(todo)

@@ -23,6 +23,7 @@ class RowFileError(LlavaEcgError):
 
     def __init__(self, path, problem: str):
         self.path = str(path)
+        self.problem = problem
         super().__init__(f"{self.path}: {problem}")
 
 

@@ -71,7 +71,7 @@ def _list_ptbxl(root: Path, split: str | None) -> list[str]:
     from llava_ecg.signals.ptbxl import split_of_fold
 
     refs, listed = [], 0
-    with open(db, newline="", encoding="utf-8") as fh:
+    with open(db, newline="", encoding="utf-8-sig") as fh:
         for row in csv.DictReader(fh):
             if split and split_of_fold(row.get("strat_fold")) != split:
                 continue
@@ -91,7 +91,7 @@ def _list_ptbxl(root: Path, split: str | None) -> list[str]:
 def _list_mimic(root: Path, split: str | None) -> list[str]:
     record_list = root / "record_list.csv"
     if record_list.is_file():
-        with open(record_list, newline="", encoding="utf-8") as fh:
+        with open(record_list, newline="", encoding="utf-8-sig") as fh:
             return [row["path"] for row in csv.DictReader(fh) if (root / f"{row['path']}.hea").is_file()]
     return _list_wfdb(root, split, pattern="files/**/*.hea")
 
@@ -101,7 +101,7 @@ def _list_code15(root: Path, split: str | None) -> list[str]:
     if not exams.is_file():
         raise SourceError(f"{exams}: CODE-15% needs exams.csv (exam_id, trace_file, labels)")
     refs = []
-    with open(exams, newline="", encoding="utf-8") as fh:
+    with open(exams, newline="", encoding="utf-8-sig") as fh:
         for row in csv.DictReader(fh):
             trace = row.get("trace_file") or ""
             if trace and (root / trace).is_file():

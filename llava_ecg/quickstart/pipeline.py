@@ -140,7 +140,8 @@ def build_data(cfg: QuickstartConfig, splits: dict[str, list[str]]) -> dict[str,
     result = build_instruct(
         _records(cfg, splits["train"]), train_dir,
         BuildConfig(source="synthetic", seed=cfg.seed, samples_per_record=1, mix={KEY: 1.0},
-                    mode="on-the-fly", layouts=("rhythm",), distort=cfg.distort, dpi=cfg.dpi))
+                    mode="on-the-fly", layouts=("rhythm",), distort=cfg.distort, dpi=cfg.dpi,
+                    render_mix=None))  # its own fixed look: the tiny model reads one strip
     bench_dir = cfg.out_dir / "bench"
     bench = build_bench(SUBSET, list(_records(cfg, splits["test"])), bench_dir, seed=cfg.seed, render=True,
                         layout="rhythm", distort="none", dpi=cfg.dpi, source="synthetic")

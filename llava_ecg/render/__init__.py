@@ -2,7 +2,7 @@
 
 Entry points: ``render(ecg, ...)`` (an image), ``render_page(ecg, ...)`` (image + geometry + applied
 distortion parameters), ``RenderSpec`` (the serialisable recipe), ``encode``/``save``, and the registries
-``LAYOUTS`` (``register_layout``) and ``TRANSFORMS`` (``register_transform``). ``digitize`` reads traces
+``LAYOUTS`` (``register_layout``), ``STYLES`` (``register_style``; ``classic`` and ECG-Image-Kit's look ``eik``) and ``TRANSFORMS`` (``register_transform``). ``digitize`` reads traces
 back off a clean page (the calibration proof).
 """
 from .api import RenderResult, render, render_page
@@ -14,10 +14,11 @@ from .layouts import LAYOUTS, Layout, Panel, register_layout
 from .page import PageGeometry, PanelBox
 from .paper import GRIDS, PAPERS
 from .spec import RenderSpec
+from .styles import STYLES, Style, register_style
 
 __all__ = [
     "render", "render_page", "RenderResult", "RenderSpec", "encode", "encode_image", "save", "preferred_format",
     "digitize",
     "RenderError", "RenderSpecError", "LAYOUTS", "Layout", "Panel", "register_layout", "PageGeometry", "PanelBox",
-    "GRIDS", "PAPERS", "PRESETS", "TRANSFORMS", "Compose", "Transform", "register_transform", "get_pipeline",
+    "STYLES", "Style", "register_style", "GRIDS", "PAPERS", "PRESETS", "TRANSFORMS", "Compose", "Transform", "register_transform", "get_pipeline",
 ]

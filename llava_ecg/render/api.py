@@ -10,6 +10,8 @@ from PIL import Image
 from .distort import get_pipeline
 from .encode import encode
 from .page import PageGeometry, draw_page
+from .page_eik import draw_eik_page
+from .styles import get_style
 from .spec import RenderSpec
 
 
@@ -43,12 +45,20 @@ def render_page(ecg, spec: RenderSpec | Mapping[str, Any] | None = None, /, **ov
     pipeline = get_pipeline(spec.distort)
     plan = pipeline.sample(spec.seed)
     grid = "none" if pipeline.drops_grid(plan) else None
-    page, geometry = draw_page(ecg, spec, grid=grid)
+    page, geometry = draw(ecg, spec, grid=grid)
     if not pipeline.transforms:
         return RenderResult(page, spec, geometry, plan, np.eye(3).tolist())
     rgb = np.asarray(page.convert("RGB"))
     out, info = pipeline.apply(rgb, plan)
     return RenderResult(Image.fromarray(out, "RGB"), spec, geometry, plan, info["homography"])
+
+
+def draw(ecg, spec: RenderSpec, *, grid: str | None = None):
+    """The clean page of ``spec``'s style (palette image) and its geometry."""
+    style = get_style(spec.style)
+    if style.placement == "eik":
+        return draw_eik_page(ecg, spec, style, grid=grid)
+    return draw_page(ecg, spec, grid=grid)
 
 
 def render(ecg, spec: RenderSpec | Mapping[str, Any] | None = None, /, **overrides) -> Image.Image:

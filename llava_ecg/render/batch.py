@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-import multiprocessing as mp
 import os
 import zlib
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from llava_ecg.signals import read_record
 from .api import render_page
 from .errors import RenderError
 from .page import page_seconds
+from .pool import process_map
 from .spec import RenderSpec
 
 LIST_SUFFIXES = (".txt", ".lst", ".list")
@@ -109,12 +109,6 @@ def render_job(job: Job, out_dir: Path, *, overwrite: bool = False, save_params:
     return written, skipped
 
 
-def _worker_init():
-    import cv2
-
-    cv2.setNumThreads(1)
-
-
 def _run(args):
     job, out_dir, overwrite, save_params = args
     try:
@@ -132,14 +126,7 @@ def render_many(jobs: list[Job], out_dir: str | os.PathLike, *, workers: int = 1
     args = [(job, out_dir, overwrite, save_params) for job in jobs]
     stats = {"written": 0, "skipped": 0, "failed": []}
     bar = tqdm(total=len(jobs), desc="render", unit="record", disable=not progress)
-    if workers > 1:
-        # not "fork": a parent that already ran OpenCV holds its thread-pool locks, and forked children deadlock
-        ctx = mp.get_context("forkserver" if os.name == "posix" else "spawn")
-        with ctx.Pool(workers, _worker_init) as pool:
-            results = pool.imap_unordered(_run, args, chunksize=4)
-            _collect(results, stats, bar)
-    else:
-        _collect(map(_run, args), stats, bar)
+    _collect(process_map(_run, args, workers=workers, ordered=False), stats, bar)
     bar.close()
     return stats
 

@@ -21,13 +21,15 @@ def register(subparsers) -> None:
     p.add_argument("inputs", nargs="+", metavar="RECORD", help="record path (no extension, .hea or .mat, or "
                    "FILE.hdf5::EXAM_ID), a folder of records, or a list file")
     p.add_argument("-o", "--output", required=True, help="image file (single record) or output folder (batch)")
-    p.add_argument("--layout", default="3x4", help="3x4, 3x4-no-rhythm, 3x4-3rhythm, 6x2, 12x1, rhythm (default 3x4)")
+    p.add_argument("--layout", default="3x4", help="3x4, 3x4-no-rhythm, 3x4-3rhythm, 6x2, 6x2-rhythm, 12x1, "
+                                                   "12x1-rhythm, rhythm (default 3x4)")
+    p.add_argument("--style", default="classic", help="classic (ours) or eik (ECG-Image-Kit's look)")
     p.add_argument("--distort", default="none", help="none, light, heavy, or a JSON file with a Compose config")
     p.add_argument("--seed", type=int, default=0, help="distortion seed (default 0)")
     p.add_argument("--dpi", type=positive_float, default=200.0, help="image resolution (default 200)")
     p.add_argument("--paper", choices=("letter", "a4", "fit"), default=None,
                    help="page size (default: the layout's own)")
-    p.add_argument("--grid", default="red", help="red, pink, green, blue, grey, bw, none")
+    p.add_argument("--grid", default="red", help="red, pink, green, blue, brown, grey, bw, none")
     p.add_argument("--speed", type=float, default=25.0, help="mm/s (5, 12.5, 25, 50)")
     p.add_argument("--gain", type=float, default=10.0, help="mm/mV (5, 10, 20)")
     p.add_argument("--header", action="store_true", help="print id, age/sex, HR, intervals and axis from the record")
@@ -53,7 +55,7 @@ def _spec(args):
         except (OSError, ValueError) as exc:
             raise RenderSpecError(f"{args.distort}: cannot read distortion config: {exc}") from exc
     fmt = args.format or ("png" if distort in (None, "none") else "jpg")
-    return RenderSpec(layout=args.layout, distort=None if distort == "none" else distort, seed=args.seed,
+    return RenderSpec(layout=args.layout, style=args.style, distort=None if distort == "none" else distort, seed=args.seed,
                       dpi=args.dpi, paper=args.paper, grid=args.grid, speed=args.speed, gain=args.gain,
                       header=args.header, start=args.start, format=fmt)
 

@@ -86,6 +86,17 @@ def layout_12x1(rhythm_lead: str = "II") -> Layout:
     return _grid("12x1", (LIMB + CHEST,))
 
 
+@register_layout("6x2-rhythm")
+def layout_6x2_rhythm(rhythm_lead: str = "II") -> Layout:
+    """6x2 plus a 10 s rhythm strip (ECG-Image-Kit always adds one)."""
+    return _grid("6x2-rhythm", (LIMB, CHEST), (rhythm_lead,))
+
+
+@register_layout("12x1-rhythm")
+def layout_12x1_rhythm(rhythm_lead: str = "II") -> Layout:
+    return _grid("12x1-rhythm", (LIMB + CHEST,), (rhythm_lead,))
+
+
 @register_layout("rhythm", "1x1")
 def layout_rhythm(rhythm_lead: str = "II") -> Layout:
     """One full-length strip on a page sized to fit it (small images for tiny models)."""

@@ -118,7 +118,8 @@ def _polyline_runs(x: np.ndarray, y: np.ndarray) -> list[np.ndarray]:
 def draw_page(ecg, spec: RenderSpec, *, grid: str | None = None) -> tuple[Image.Image, PageGeometry]:
     """The clean page as a palette ("P") image, plus where every panel went.
 
-    ``grid`` overrides ``spec.grid`` (distortions use it to drop the grid).
+    ``grid`` overrides ``spec.grid`` (distortions use it to drop the grid). This is the ``classic`` placement;
+    ``api.draw`` picks the page function of the spec's style.
     """
     _check(ecg, spec)
     grid = grid or spec.grid

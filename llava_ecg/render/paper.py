@@ -34,6 +34,7 @@ GRIDS: dict[str, GridColors] = {
     "blue": GridColors((255, 255, 255), (212, 226, 250), (128, 160, 228)),
     "grey": GridColors((255, 255, 255), (226, 226, 226), (168, 168, 168)),
     "bw": GridColors((255, 255, 255), None, (200, 200, 200)),
+    "brown": GridColors((255, 255, 255), (232, 214, 204), (176, 120, 100)),
     "none": GridColors((255, 255, 255), None, None),
 }
 
@@ -57,13 +58,17 @@ def page_pixels(size_mm: tuple[float, float], dpi: float) -> tuple[int, int]:
 
 def palette(grid: str) -> np.ndarray:
     """(3 * LEVELS, 3) uint8: background class x ink coverage level, blended toward the ink colour."""
-    colors = GRIDS[grid]
+    return palette_of(GRIDS[grid], INK)
+
+
+def palette_of(colors: GridColors, ink_rgb: tuple[int, int, int]) -> np.ndarray:
+    """``palette`` for any colour scheme and ink."""
     major = colors.major or colors.paper
     # class MINOR also carries the 5 mm lines at low dpi; a scheme without a 1 mm grid shows them half-strength
     minor = colors.minor or tuple((a + b) // 2 for a, b in zip(colors.paper, major))
     bases = [colors.paper, minor, major]
     alpha = np.linspace(0.0, 1.0, LEVELS)[:, None]
-    ink = np.asarray(INK, dtype=np.float64)
+    ink = np.asarray(ink_rgb, dtype=np.float64)
     rows = [np.asarray(b, dtype=np.float64) * (1 - alpha) + ink * alpha for b in bases]
     return np.rint(np.concatenate(rows)).astype(np.uint8)
 

@@ -8,11 +8,13 @@ from __future__ import annotations
 import dataclasses
 import numbers
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Mapping
 
 from .errors import RenderSpecError
 from .layouts import LAYOUTS
 from .paper import GRIDS, PAPERS
+from .styles import STYLES
 
 FORMATS = ("png", "jpg")
 
@@ -20,6 +22,7 @@ FORMATS = ("png", "jpg")
 @dataclass(frozen=True)
 class RenderSpec:
     layout: str = "3x4"
+    style: str = "classic"  # a name in STYLES: "classic" (ours) or "eik" (ECG-Image-Kit's look)
     distort: str | dict | None = None  # preset name ("none", "light", "heavy") or a Compose config dict
     seed: int = 0
     dpi: float = 200.0
@@ -52,6 +55,7 @@ class RenderSpec:
                 object.__setattr__(self, name, int(value))
         checks = [
             (self.layout in LAYOUTS, f"unknown layout {self.layout!r}; known: {sorted(LAYOUTS)}"),
+            (self.style in STYLES, f"unknown style {self.style!r}; known: {sorted(STYLES)}"),
             (self.paper is None or self.paper in PAPERS, f"unknown paper {self.paper!r}; known: {sorted(PAPERS)}"),
             (self.grid in GRIDS, f"unknown grid {self.grid!r}; known: {sorted(GRIDS)}"),
             (self.format in FORMATS, f"format must be one of {FORMATS}, got {self.format!r}"),
@@ -73,7 +77,9 @@ class RenderSpec:
                 raise RenderSpecError(message)
         if not isinstance(self.rhythm_lead, str) or not self.rhythm_lead:
             raise RenderSpecError(f"rhythm_lead must be a lead name, got {self.rhythm_lead!r}")
-        if self.distort is not None:
+        if isinstance(self.distort, str):
+            _check_preset(self.distort)
+        elif self.distort is not None:
             from .distort import get_pipeline
 
             get_pipeline(self.distort)  # unknown presets, transforms and options fail here, not at render time
@@ -102,6 +108,14 @@ class RenderSpec:
     @property
     def distorted(self) -> bool:
         return self.distort not in (None, "none")
+
+
+@lru_cache(maxsize=64)
+def _check_preset(name: str) -> None:
+    """A preset name is checked once: building its pipeline costs milliseconds, and mixes draw thousands of specs."""
+    from .distort import get_pipeline
+
+    get_pipeline(name)
 
 
 def _number(value) -> bool:

@@ -17,6 +17,8 @@ from typing import Iterator
 
 import numpy as np
 
+from llava_ecg.argtypes import parse_shard
+
 from .code15 import iter_code15, part_files
 from .ecg import ECG, ECGReadError
 from .mimic import MimicIndex, read_mimic
@@ -63,22 +65,6 @@ def classify(exc: Exception) -> str:
         if needle in text:
             return reason
     return "unreadable"
-
-
-def parse_shard(text: str | tuple | None) -> tuple[int, int]:
-    """``"2/8"`` or ``(2, 8)`` -> (2, 8); shard index is 0-based and < count."""
-    if text is None:
-        return 0, 1
-    if isinstance(text, tuple):
-        i, n = text
-    else:
-        try:
-            i, n = (int(x) for x in str(text).split("/"))
-        except ValueError:
-            raise ValueError(f"shard must look like I/N (e.g. 0/4), got {text!r}") from None
-    if n < 1 or not 0 <= i < n:
-        raise ValueError(f"shard index must satisfy 0 <= I < N, got {i}/{n}")
-    return int(i), int(n)
 
 
 def detect_dataset(root: str | os.PathLike) -> str:

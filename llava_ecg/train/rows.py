@@ -19,14 +19,9 @@ import numpy as np
 
 from llava_ecg.atomic import atomic_open
 from llava_ecg.errors import LlavaEcgError
+from llava_ecg.instruct.io import RowFileError, dumps_row, iter_json_array
 
-
-class RowFileError(LlavaEcgError):
-    """A row file (JSON/JSONL) cannot be used. The message names the file and the defect."""
-
-    def __init__(self, path, problem: str):
-        self.path = str(path)
-        super().__init__(f"{self.path}: {problem}")
+__all__ = ["RowFileError", "RowStore", "UnsafePathError", "resolve_under", "default_cache_dir"]
 
 
 class UnsafePathError(LlavaEcgError):
@@ -127,20 +122,15 @@ class RowStore:
                     return
 
     def _convert_array(self, lines_path: Path) -> None:
+        """Stream the array into JSONL: memory stays at one row even for the 1.34 GB ``ECGInstruct.json``."""
         try:
-            with open(self.path, "rb") as fh:
-                rows = json.load(fh)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise RowFileError(self.path, f"is not valid JSON ({exc})") from exc
-        if not isinstance(rows, list):
-            raise RowFileError(self.path, "top-level JSON value must be a list of rows")
-
-        def write(fh):
-            for row in rows:
-                fh.write(json.dumps(row, ensure_ascii=False).encode("utf-8") + b"\n")
-
-        with atomic_open(lines_path, "wb") as fh:
-            write(fh)
+            with atomic_open(lines_path, "w", encoding="utf-8") as fh:
+                for row in iter_json_array(self.path):
+                    fh.write(dumps_row(row) + "\n")
+        except RowFileError as exc:
+            raise RowFileError(self.path, f"is not valid JSON ({exc.problem})") from None
+        except UnicodeDecodeError as exc:
+            raise RowFileError(self.path, f"is not valid JSON (not UTF-8 text: {exc.reason})") from None
 
     def __len__(self) -> int:
         return len(self.offsets)

@@ -35,3 +35,16 @@ def test_records100_only_copy_is_built(tmp_path, shared):
     with pytest.raises(SourceError, match="--split all"):
         list_records("ptbxl", tmp_path, split="train")
     assert list_records("ptbxl", tmp_path) == ["records100/00000/00001_lr"]
+
+
+@pytest.mark.parametrize("source,index", [("ptbxl", "ptbxl_database.csv"), ("code15", "exams.csv"),
+                                          ("mimic", "record_list.csv")])
+def test_index_csvs_saved_with_a_byte_order_mark_list_the_same_records(tmp_path, mini_datasets, source, index):
+    root = tmp_path / source
+    shutil.copytree(mini_datasets[source], root)
+    plain = list_records(source, root)
+    csv_path = root / index
+    if not csv_path.is_file():
+        pytest.skip(f"the mini {source} dataset has no {index}")
+    csv_path.write_bytes(b"\xef\xbb\xbf" + csv_path.read_bytes())  # Excel's "CSV UTF-8"
+    assert list_records(source, root) == plain and plain

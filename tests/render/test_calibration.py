@@ -2,7 +2,8 @@
 import numpy as np
 import pytest
 
-from llava_ecg.render import digitize, render_page
+from llava_ecg.render import STYLES, digitize, render_page
+from llava_ecg.render.measure import ink_mask
 
 from .conftest import synthetic_ecg, waveform_ecg
 
@@ -31,13 +32,14 @@ def _falling_edges(trace, level, high=0.9, low=-0.4):
     return trace.t[i] + (trace.t[i + 1] - trace.t[i]) * y[i] / (y[i] - y[i + 1])
 
 
-@pytest.mark.parametrize("speed, gain, antialias, dpi", [
-    (25.0, 10.0, True, 200), (50.0, 5.0, True, 200), (12.5, 20.0, True, 200), (25.0, 10.0, False, 200),
-    (25.0, 10.0, True, 300), (25.0, 20.0, True, 150),
+@pytest.mark.parametrize("speed, gain, antialias, dpi, style", [
+    (25.0, 10.0, True, 200, "classic"), (50.0, 5.0, True, 200, "classic"), (12.5, 20.0, True, 200, "classic"),
+    (25.0, 10.0, False, 200, "classic"), (25.0, 10.0, True, 300, "classic"), (25.0, 20.0, True, 150, "classic"),
+    (25.0, 10.0, True, 200, "eik"), (50.0, 5.0, True, 200, "eik"), (12.5, 20.0, True, 300, "eik"),
 ])
-def test_square_wave_time_and_amplitude_scale(speed, gain, antialias, dpi):
+def test_square_wave_time_and_amplitude_scale(speed, gain, antialias, dpi, style):
     ecg = waveform_ecg("square", amplitude=1.0, duration=40.0)
-    result = render_page(ecg, layout="rhythm", dpi=dpi, speed=speed, gain=gain, antialias=antialias)
+    result = render_page(ecg, layout="rhythm", dpi=dpi, speed=speed, gain=gain, antialias=antialias, style=style)
     (trace,) = digitize(result.image, result.geometry)
     phase = trace.t % 1.0
     high = np.median(trace.mv[(phase > 0.1) & (phase < 0.4)])
@@ -50,9 +52,10 @@ def test_square_wave_time_and_amplitude_scale(speed, gain, antialias, dpi):
     assert edges[0] == pytest.approx(0.5, abs=0.01)  # and no offset: the page starts at t = 0
 
 
-def test_sine_amplitude_and_every_panel_of_a_3x4(sinus):
+@pytest.mark.parametrize("style", sorted(STYLES))
+def test_sine_amplitude_and_every_panel_of_a_3x4(style):
     ecg = waveform_ecg("sine", amplitude=1.2)
-    result = render_page(ecg, layout="3x4", dpi=200)
+    result = render_page(ecg, layout="3x4", dpi=200, style=style)
     traces = digitize(result.image, result.geometry)
     assert [t.label for t in traces] == ["I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6", "II"]
     for trace in traces:
@@ -84,15 +87,19 @@ def test_rhythm_strip_of_a_realistic_ecg_correlates():
     assert np.corrcoef(_truth(ecg, strip), strip.mv)[0, 1] > 0.99
 
 
-def test_calibration_pulse_is_one_millivolt_by_200_ms():
+@pytest.mark.parametrize("style", sorted(STYLES))
+def test_calibration_pulse_is_one_millivolt_by_200_ms(style):
     ecg = waveform_ecg("sine", amplitude=0.0)
-    result = render_page(ecg, layout="rhythm", dpi=300, labels=False, footer=False)
-    ink = np.asarray(result.image.convert("L")) < 100
+    result = render_page(ecg, layout="rhythm", dpi=300, labels=False, footer=False, style=style, grid="none")
+    ink = ink_mask(np.asarray(result.image.convert("RGB")))
+    ink[:3], ink[-3:], ink[:, :3], ink[:, -3:] = False, False, False, False  # a style's page frame
     k = result.geometry.px_per_mm
     rows = np.flatnonzero(ink.any(axis=1))
-    assert (rows.max() - rows.min()) == pytest.approx(10 * k, abs=3)  # 10 mm high (+ line width)
-    top = np.flatnonzero(ink[rows.min() + 1])
-    assert (top.max() - top.min()) == pytest.approx(5 * k, abs=3)  # 0.2 s at 25 mm/s = 5 mm wide
+    top_line = rows[rows < rows.min() + 10]  # the pulse's top stroke, and the flat trace at its foot
+    width = len(np.flatnonzero(ink[top_line].sum(axis=1) > 2 * k))  # rows of the 5 mm top stroke
+    assert (rows.max() - rows.min() - width) == pytest.approx(10 * k, abs=3)  # 10 mm high, centre to centre
+    top = np.flatnonzero(ink[rows.min() + width // 2])
+    assert (top.max() - top.min() - width) == pytest.approx(5 * k, abs=3)  # 0.2 s at 25 mm/s = 5 mm wide
 
 
 @pytest.mark.parametrize("dpi, min_corr", [(50, 0.85), (100, 0.95)])

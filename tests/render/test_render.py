@@ -121,7 +121,7 @@ def test_grid_colours(sinus, grid):
     image = render(sinus, grid=grid, dpi=100).convert("RGB")
     pixels = np.asarray(image).reshape(-1, 3)
     coloured = (pixels.max(1) - pixels.min(1)) > 20
-    if grid in ("red", "pink", "green", "blue"):
+    if grid in ("red", "pink", "green", "blue", "brown"):
         assert coloured.mean() > 0.05
     else:
         assert coloured.mean() == 0
