@@ -313,8 +313,9 @@ def section_eval(args, s: dict, out: Path) -> None:
                 fig[f"s_per_batch_{new}_tokens"] = round(secs, 3)
                 fig[f"items_per_s_{new}_tokens"] = round(batch / secs, 2)
             # time(n new tokens) = prefill + n x per-token decode, per batch
-            per_token = (fig[f"s_per_batch_{s['long']}_tokens"] - fig[f"s_per_batch_{s['short']}_tokens"]) / (
-                s["long"] - s["short"])
+            # a difference of two timings: on a tiny CPU model it is noise around zero, and a time is never negative
+            per_token = max(0.0, (fig[f"s_per_batch_{s['long']}_tokens"] - fig[f"s_per_batch_{s['short']}_tokens"]) / (
+                s["long"] - s["short"]))
             fig["decode_s_per_token_step"] = round(per_token, 5)
             fig["prefill_s"] = round(max(0.0, fig[f"s_per_batch_{s['short']}_tokens"] - s["short"] * per_token), 3)
             throughput[batch] = fig

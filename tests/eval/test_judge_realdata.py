@@ -26,7 +26,7 @@ def test_authors_report_file_is_judged_item_by_item(tmp_path):
 
     def responder(req):
         # the score depends on the item, so a collapsed key would be visible in the aggregate
-        digit = int(req.prompt.split("[The Start of Generated Report]\nreport for ptb-report-")[1][4])
+        digit = int(req.prompt.split("[The Start of Generated Report]\n report for ptb-report-")[1][4])
         return json.dumps({"Diagnosis": {"Score": digit}, "Waveform": {"Score": digit}, "Rhythm": {"Score": digit}})
 
     preds = [f"report for {r['id']}" for r in rows]
