@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -115,6 +116,39 @@ def _polyline_runs(x: np.ndarray, y: np.ndarray) -> list[np.ndarray]:
     return [pts[a:b] for a, b in zip(bounds[:-1], bounds[1:]) if ok[a]]
 
 
+class PanelTrace(NamedTuple):
+    label: str  # the lead drawn (a rhythm strip may fall back to the first usable lead)
+    t0: float  # its time window, s
+    t1: float
+    px0: float  # its horizontal span on the page, px
+    px1: float
+    runs: list[np.ndarray]  # fixed-point polylines for cv2.polylines (empty: nothing to draw)
+
+
+def panel_trace(ecg, spec: RenderSpec, panel, usable: dict[str, int], first_lead: str, seconds: float,
+                x0_mm: float, base: float, k: float, offset: float) -> PanelTrace:
+    """One panel's lead, time window, span and trace polylines: the part of a page every style draws alike."""
+    lead = panel.lead
+    if lead.lower() not in usable and panel.strip:
+        lead = first_lead  # a rhythm strip falls back to the first usable lead
+    col = usable.get(lead.lower())
+    t0 = spec.start + panel.start * seconds
+    t1 = spec.start + panel.stop * seconds
+    runs: list[np.ndarray] = []
+    if col is not None:
+        fs = float(ecg.fs)
+        i0 = max(0, math.ceil(t0 * fs - 1e-9))
+        i1 = min(ecg.n_samples - 1, math.floor(t1 * fs + 1e-9))
+        if i1 > i0:
+            idx = np.arange(i0, i1 + 1)
+            x = (x0_mm + (idx / fs - spec.start) * spec.speed) * k - offset
+            y = base - ecg.signal[i0:i1 + 1, col].astype(np.float64) * spec.gain * k - offset
+            runs = _polyline_runs(x, y)
+    label = ecg.leads[col] if col is not None else lead
+    return PanelTrace(label, t0, t1, (x0_mm + panel.start * TRACE_WIDTH_MM) * k,
+                      (x0_mm + panel.stop * TRACE_WIDTH_MM) * k, runs)
+
+
 def draw_page(ecg, spec: RenderSpec, *, grid: str | None = None) -> tuple[Image.Image, PageGeometry]:
     """The clean page as a palette ("P") image, plus where every panel went.
 
@@ -149,30 +183,12 @@ def draw_page(ecg, spec: RenderSpec, *, grid: str | None = None) -> tuple[Image.
     boxes: list[PanelBox] = []
     stamps: list[tuple[np.ndarray, int, int]] = []  # text, drawn after the (dilated) traces
     font_px = int(LABEL_MM * k * 1.35)  # font size in px: cap height is ~0.7 of it
-    fs = float(ecg.fs)
-    n = ecg.n_samples
     for panel in layout.panels:
-        lead = panel.lead
-        if lead.lower() not in usable and panel.strip:
-            lead = first_lead  # a rhythm strip falls back to the first usable lead
-        col = usable.get(lead.lower())
-        t0 = spec.start + panel.start * seconds
-        t1 = spec.start + panel.stop * seconds
-        px0 = (x0_mm + panel.start * TRACE_WIDTH_MM) * k
-        px1 = (x0_mm + panel.stop * TRACE_WIDTH_MM) * k
         base = baselines[panel.row] * k
-        drawn = False
-        if col is not None:
-            i0 = max(0, math.ceil(t0 * fs - 1e-9))
-            i1 = min(n - 1, math.floor(t1 * fs + 1e-9))
-            if i1 > i0:
-                idx = np.arange(i0, i1 + 1)
-                x = (x0_mm + (idx / fs - spec.start) * spec.speed) * k - offset
-                y = base - ecg.signal[i0:i1 + 1, col].astype(np.float64) * spec.gain * k - offset
-                runs = _polyline_runs(x, y)
-                lines += runs
-                drawn = bool(runs)
-        label = ecg.leads[col] if col is not None else lead
+        label, t0, t1, px0, px1, runs = panel_trace(ecg, spec, panel, usable, first_lead, seconds, x0_mm, base, k,
+                                                    offset)
+        lines += runs
+        drawn = bool(runs)
         label_box = None
         if spec.labels:
             mask = _text_mask(label, font_px)

@@ -26,7 +26,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from .header import _FIELDS, _format, _value
 from .layouts import get_layout
-from .page import (SHIFT, TRACE_WIDTH_MM, PageGeometry, PanelBox, _check, _polyline_runs, _stamp, _usable_leads,
+from .page import (SHIFT, TRACE_WIDTH_MM, PageGeometry, PanelBox, _check, _stamp, _usable_leads, panel_trace,
                    page_seconds)
 from .paper import LEVELS, MAJOR, MINOR, PAPERS, GridColors, palette_of, px_per_mm
 from .styles import PT_PER_INCH, Style
@@ -173,32 +173,15 @@ def draw_eik_page(ecg, spec, style: Style, *, grid: str | None = None) -> tuple[
     font_px = max(6, int(round(_pt_px(style.label_pt or 11.0, dpi))))
 
     lines, boxes, stamps, rects = [], [], [], []
-    fs, n = float(ecg.fs), ecg.n_samples
     pulse_half = max(1.0, _pt_px(style.pulse_pt or 1.0, dpi)) / 2
     sep_half = max(1.0, _pt_px(style.separator_pt or 1.0, dpi)) / 2
     sep_len_mm = style.separator_grid_fraction * 5 * k * 10.0  # mV at 10 mm/mV, as ECG-Image-Kit sizes it
     for panel in layout.panels:
-        lead = panel.lead
-        if lead.lower() not in usable and panel.strip:
-            lead = first_lead
-        col = usable.get(lead.lower())
-        t0 = spec.start + panel.start * seconds
-        t1 = spec.start + panel.stop * seconds
-        px0 = (x0_mm + panel.start * TRACE_WIDTH_MM) * k
-        px1 = (x0_mm + panel.stop * TRACE_WIDTH_MM) * k
         base = baseline_mm[panel.row] * k
-        drawn = False
-        if col is not None:
-            i0 = max(0, math.ceil(t0 * fs - 1e-9))
-            i1 = min(n - 1, math.floor(t1 * fs + 1e-9))
-            if i1 > i0:
-                idx = np.arange(i0, i1 + 1)
-                x = (x0_mm + (idx / fs - spec.start) * spec.speed) * k - offset
-                y = base - ecg.signal[i0:i1 + 1, col].astype(np.float64) * spec.gain * k - offset
-                runs = _polyline_runs(x, y)
-                lines += runs
-                drawn = bool(runs)
-        label = ecg.leads[col] if col is not None else lead
+        label, t0, t1, px0, px1, runs = panel_trace(ecg, spec, panel, usable, first_lead, seconds, x0_mm, base, k,
+                                                    offset)
+        lines += runs
+        drawn = bool(runs)
         label_box = None
         if spec.labels:
             mask, ascent = _text(label, style.font, font_px)
