@@ -31,6 +31,13 @@ def _options(pairs) -> str:
     return ", ".join(f"{code}({name})" for code, name in pairs)
 
 
+def _list_item(family: str, tid: str, question: str, options, gold: list[str], subset: str,
+               rng: random.Random) -> Item:
+    """A close-ended "list every fitting class" item in the wording of ECGBench's multi-label subsets."""
+    q = question.format(opts=_options(options), tail=rng.choice(_LIST_TAILS))
+    return Item(family, "close", [(q, "; ".join(gold))], tid, [c for c, _ in options], {"codes": gold, "subset": subset})
+
+
 # --- PTB-XL superclasses (ptb-test) -------------------------------------------------------------------------------
 @source_task("ptbxl", "morphology", "close", share=0.4)
 def ptb_superclass_list(facts: RecordFacts, rng: random.Random) -> Item | None:
@@ -43,9 +50,7 @@ def ptb_superclass_list(facts: RecordFacts, rng: random.Random) -> Item | None:
         "Which of these diagnostic superclasses apply to this ECG? {opts}. {tail}",
         "Assign every fitting diagnostic class to this 12-lead ECG from the list: {opts}. {tail}",
     ])
-    q = q.format(opts=_options(PTB_SUPERCLASSES), tail=rng.choice(_LIST_TAILS))
-    return Item("morphology", "close", [(q, "; ".join(gold))], tid, [c for c, _ in PTB_SUPERCLASSES],
-                {"codes": gold, "subset": "ptb-test"})
+    return _list_item("morphology", tid, q, PTB_SUPERCLASSES, gold, "ptb-test", rng)
 
 
 # --- CODE-15% (code15-test) --------------------------------------------------------------------------------------
@@ -120,9 +125,7 @@ def _cpsc_list(facts: RecordFacts, rng: random.Random) -> Item | None:
         "Which of these diagnostic classes describe this ECG? {opts}. {tail}",
         "Label this ECG with every fitting class from: {opts}. {tail}",
     ])
-    q = q.format(opts=_options(CPSC_OPTIONS), tail=rng.choice(_LIST_TAILS))
-    return Item("rhythm", "close", [(q, "; ".join(gold))], tid, [c for c, _ in CPSC_OPTIONS],
-                {"codes": gold, "subset": "cpsc-test"})
+    return _list_item("rhythm", tid, q, CPSC_OPTIONS, gold, "cpsc-test", rng)
 
 
 for _source in ("cpsc", "g12", "csn", "challenge"):
