@@ -94,6 +94,10 @@ def run(args) -> int:
         raise LlavaEcgError(f"-o {out}: several inputs need -o to be a folder")
     if out.exists() and not out.is_dir():
         raise LlavaEcgError(f"-o {out}: exists and is not a folder")
+    missing = [item for item in args.inputs if not _exists(item)]
+    if missing:
+        raise LlavaEcgError(f"{missing[0]}: no such record, folder or list file"
+                            + (f" (and {len(missing) - 1} more missing inputs)" if len(missing) > 1 else ""))
     jobs = [Job(record, key, spec.to_dict(), args.variants, args.all_pages)
             for record, key in find_records(args.inputs)]
     if not jobs:
@@ -117,3 +121,9 @@ def run(args) -> int:
               f"{seconds:g} s per page (k=0: {spec.start:g}-{spec.start + seconds:g} s, "
               f"k={args.variants}: {spec.start + seconds:g}-{spec.start + 2 * seconds:g} s, ...)")
     return 0
+
+
+def _exists(item: str) -> bool:
+    """A record path with or without ``.hea``, a ``FILE.hdf5::ID``, a folder or a list file is there."""
+    path = Path(item.partition("::")[0])
+    return path.exists() or path.with_name(path.name + ".hea").is_file()

@@ -44,7 +44,8 @@ CASES = [
     Case("synth-unknown-rhythm", "synth -o {out} --rhythms sinus,nope", names="nope"),
     Case("synth-output-is-a-file", "synth -o {existing_file} --n 1", names="{existing_file}"),
     # render
-    Case("render-missing-record", "render {missing} -o {out}", names="{missing}"),
+    Case("render-missing-record", "render {missing} -o {out}", names="{missing}: no such record"),
+    Case("render-one-of-two-missing", "render {record} {missing} -o {out}", names="{missing}: no such record"),
     Case("render-dpi-0", "render {record} -o {out} --dpi 0", names="--dpi"),
     Case("render-unknown-layout", "render {record} -o {out}.png --layout 9x9", names="9x9"),
     Case("render-gif", "render {record} -o {out}.gif", names=".gif"),
