@@ -5,15 +5,11 @@ palette page is 1 byte/pixel and compresses to ~1/10 of the RGB size. Noisy dist
 (5-10 MB PNGs), so they go to JPEG by default. Sizes measured are in docs/rendering.md.
 
 A distorted page saved as PNG anyway (``format="png"``, e.g. to match ECG-Image-Kit's lossless output) is an RGB
-page whose sensor noise leaves deflate nothing to match: Pillow spends ~350 ms of a 449 ms heavy page on adaptive
-row filters and match search for a 7 MB file. Measured on one 2105x1608 heavy page (CPU ms / MB, one core, a busy
-machine, so compare ratios): Pillow level 3 600 / 7.04; Pillow level 1 533 / 7.05; Pillow level 0 (stored) 253 /
-10.2; OpenCV (libpng) level 1 + adaptive filters + Huffman-only 316 / 6.54; **OpenCV level 1 + Up filter +
-Huffman-only 190 / 7.25**; libdeflate (PyPI ``deflate``) level 1 + Up 153 / 7.07; stored 14-27 / 10.2. We take
-OpenCV's Up + Huffman-only: 3x faster than Pillow for a file 3 % larger, lossless, from a library the distortions
-already use (libdeflate is 20 % faster but a new dependency; stored PNGs are 45 % larger on disk — at
-ECGInstruct's 1.1 M images that is terabytes). Palette (quantised) PNG is not lossless on noisy pages, so it is not
-used for them.
+page whose sensor noise leaves deflate almost nothing to match; ``png.encode_png`` writes it (Up filter, ISA-L
+deflate), ~4x faster than OpenCV's fastest libpng setting and ~10x faster than Pillow (figures: docs/rendering.md).
+Palette (quantised) PNG is not lossless on noisy pages, so it is not used for them. JPEG of RGB arrays goes
+through OpenCV's libjpeg-turbo: the same bytes as Pillow's at the same quality (checked in the tests), without a
+copy into a PIL image first.
 """
 from __future__ import annotations
 
@@ -21,11 +17,13 @@ import io
 import os
 from pathlib import Path
 
+import numpy as np
 from PIL import Image
 
 from llava_ecg.atomic import write_bytes
 
 from .errors import RenderSpecError
+from .png import encode_png
 
 PNG_LEVEL = 3  # on palette pages: ~same CPU as level 1 for ~45% smaller files; level 4+ is slower
 JPEG_QUALITY = 90
@@ -41,7 +39,7 @@ def encode(image: Image.Image, fmt: str | None = None, *, quality: int = JPEG_QU
     fmt = (fmt or preferred_format(image)).lower().lstrip(".")
     buf = io.BytesIO()
     if fmt == "png" and image.mode == "RGB":
-        return _rgb_png(image)
+        return encode_png(np.asarray(image))
     if fmt == "png":
         image.save(buf, format="PNG", compress_level=compress_level)
     elif fmt in ("jpg", "jpeg"):
@@ -53,17 +51,19 @@ def encode(image: Image.Image, fmt: str | None = None, *, quality: int = JPEG_QU
     return buf.getvalue()
 
 
-def _rgb_png(image: Image.Image) -> bytes:
-    """Lossless RGB PNG via OpenCV: level 1, Up filter, Huffman-only deflate (see the module docstring)."""
+def encode_pixels(pixels: np.ndarray, fmt: str, *, quality: int = JPEG_QUALITY) -> bytes:
+    """An RGB uint8 array as PNG (lossless) or JPEG bytes, without making a PIL image first."""
+    fmt = fmt.lower().lstrip(".")
+    if fmt == "png":
+        return encode_png(pixels)
+    if fmt not in ("jpg", "jpeg"):
+        raise RenderSpecError(f"unsupported image format {fmt!r}; use 'png' or 'jpg'")
     import cv2
-    import numpy as np
 
-    bgr = np.ascontiguousarray(np.asarray(image)[:, :, ::-1])
-    ok, data = cv2.imencode(".png", bgr, [cv2.IMWRITE_PNG_COMPRESSION, 1, cv2.IMWRITE_PNG_FILTER,
-                                          cv2.IMWRITE_PNG_FILTER_UP, cv2.IMWRITE_PNG_STRATEGY,
-                                          cv2.IMWRITE_PNG_STRATEGY_HUFFMAN_ONLY])
+    bgr = cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR) if pixels.ndim == 3 else pixels
+    ok, data = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
     if not ok:
-        raise RenderSpecError(f"OpenCV could not encode a {image.size[0]}x{image.size[1]} RGB PNG")
+        raise RenderSpecError(f"OpenCV could not encode a {pixels.shape[1]}x{pixels.shape[0]} JPEG")
     return data.tobytes()
 
 

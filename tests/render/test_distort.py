@@ -118,6 +118,24 @@ def test_remap_path_matches_warp_perspective():
     assert np.array_equal(shifted[:, :540], image[:, 3:543])  # a constant displacement is a plain shift
 
 
+@pytest.mark.parametrize("cells,h,w", [(4, 425, 550), (10, 425, 550), (40, 106, 137), (7, 60, 33)])
+def test_wrinkle_noise_is_opencvs_bicubic_resize(cells, h, w):
+    """The matrix-product interpolation gives the values of the cv2.resize it replaced."""
+    import math
+
+    import cv2
+
+    from llava_ecg.render.distort.lighting import _smooth_noise
+
+    ch = max(2, int(round(cells * h / w)))
+    lattice = np.random.default_rng(3).uniform(-1, 1, (ch + 3, cells + 3)).astype(np.float32)
+    big = cv2.resize(lattice, (int(math.ceil(w * (cells + 3) / cells)), int(math.ceil(h * (ch + 3) / ch))),
+                     interpolation=cv2.INTER_CUBIC)
+    expected = big[h // ch: h // ch + h, w // cells: w // cells + w]
+    got = _smooth_noise(np.random.default_rng(3), cells, h, w)
+    assert got.shape == (h, w) and np.abs(got - expected).max() < 1e-5
+
+
 def test_wrinkles_bend_the_paper(sinus):
     flat = {"transforms": [{"type": "wrinkles", "p": 1.0, "strength": [0.0, 0.0], "warp": [0.0, 0.0]}]}
     bent = {"transforms": [{"type": "wrinkles", "p": 1.0, "strength": [0.0, 0.0], "warp": [6.0, 6.0]}]}
