@@ -1,10 +1,10 @@
 """Whole-dataset iteration: a lazy, ordered stream of ``(ref, ECG)`` with ``limit``, deterministic sharding and
 a ``SkipCounter`` of bad records by reason.
 
-Order is the dataset's own (PTB-XL / MIMIC CSV order, CODE-15 part then row, sorted file walk otherwise),
-so shard ``i`` of ``n`` (every n-th record starting at i) is reproducible across machines. Bad records are
-skipped, logged once each, and counted, never fatal. Nothing is materialised: memory stays flat on
-MIMIC-IV-ECG's 800k records.
+Order is the dataset's own, from :mod:`.listing` (PTB-XL / MIMIC CSV order, sorted header walk otherwise;
+CODE-15% streams its HDF5 parts by part then row, to read rows in chunks), so shard ``i`` of ``n`` (every n-th
+record starting at i) is reproducible across machines. Bad records are skipped, logged once each, and counted.
+Nothing is materialised: memory stays flat on MIMIC-IV-ECG's 800k records.
 """
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from llava_ecg.argtypes import parse_shard
 
 from .code15 import iter_code15, part_files
 from .ecg import ECG, ECGReadError
+from .listing import list_records
 from .mimic import MimicIndex, read_mimic
 from .ptbxl import DATABASE_CSV, PTBXLIndex, read_ptbxl
 from .read import reader_name, read_record
@@ -92,26 +93,10 @@ def detect_dataset(root: str | os.PathLike) -> str:
                              "*.hdf5 or *.hea found)")
 
 
-def _walk_headers(root: Path) -> Iterator[str]:
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames.sort()
-        for name in sorted(filenames):
-            if name.endswith(".hea"):
-                yield str(Path(dirpath) / name[:-4])
-
-
 def iter_refs(root: str | os.PathLike, source: str, *, fs: int = 500, split: str | None = None) -> Iterator[str]:
-    """Record references of a dataset in its canonical order (not for code15, which streams by rows)."""
-    root = Path(root)
-    if source == "ptbxl":
-        index = PTBXLIndex.open(str(root))
-        for ecg_id in index.ids(split):
-            yield str(index.record_path(ecg_id, fs))
-    elif source == "mimic":
-        for row in MimicIndex.open(str(root)).iter_records():
-            yield str(root / row["path"])
-    else:
-        yield from _walk_headers(root)
+    """Record paths (``root`` joined to :func:`~.listing.list_records`) of a dataset in its canonical order."""
+    for ref in list_records(root, source, split=split, fs=fs):
+        yield str(Path(root) / ref)
 
 
 def iter_dataset(root: str | os.PathLike, *, source: str | None = None, limit: int | None = None,

@@ -107,7 +107,7 @@ class MimicIndex:
         if not self.record_list.is_file():
             yield from self._walk_records()
             return
-        with open(self.record_list, newline="", encoding="utf-8") as fh:
+        with open(self.record_list, newline="", encoding="utf-8-sig") as fh:
             reader = csv.DictReader(fh)
             if not reader.fieldnames or "path" not in reader.fieldnames:
                 raise ECGReadError(self.record_list, f"expected a 'path' column, found {reader.fieldnames}")

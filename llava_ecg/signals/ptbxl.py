@@ -23,6 +23,7 @@ __all__ = ["PTBXLIndex", "ptbxl_record_path", "read_ptbxl", "find_ptbxl_root", "
 
 RECORD_NAME = re.compile(r"^(\d{5})_(lr|hr)$")
 DATABASE_CSV = "ptbxl_database.csv"
+SPLITS = ("train", "val", "test")
 STATEMENTS_CSV = "scp_statements.csv"
 _AXIS = {"MID": "normal", "LAD": "left axis deviation", "ALAD": "abnormal left axis deviation",
          "RAD": "right axis deviation", "ARAD": "abnormal right axis deviation", "AXL": "left axis",
@@ -148,8 +149,8 @@ class PTBXLIndex:
         """ecg_ids in CSV order, optionally only one split (train / val / test)."""
         if split is None:
             return [int(i) for i in self.db.index]
-        if split not in ("train", "val", "test"):
-            raise ValueError(f"split must be train, val or test, got {split!r}")
+        if split not in SPLITS:
+            raise ValueError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
         return [int(i) for i, fold in zip(self.db.index, self.db["strat_fold"]) if split_of_fold(fold) == split]
 
     def record_path(self, ecg_id: int, fs: int = 500) -> Path:
