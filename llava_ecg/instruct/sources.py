@@ -1,5 +1,5 @@
 """Records for the instruct stage: a lazy loader per record of a dataset root (listed by
-:func:`llava_ecg.signals.listing.list_records`), and PTB-XL records paired with their ECG-QA questions.
+:func:`llava_ecg.signals.list_records`), and PTB-XL records paired with their ECG-QA questions.
 
 Loading is lazy (a zero-argument loader per record), so a shard or a resumed build never reads records it does
 not need. Record references are paths relative to the dataset root, exactly what the train stage resolves with
@@ -12,8 +12,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from llava_ecg.catalog.sources import canonical_source, get_source
-from llava_ecg.signals import read_record
-from llava_ecg.signals.listing import list_records
+from llava_ecg.signals import list_records, read_record
 
 Loader = Callable[[], object]
 

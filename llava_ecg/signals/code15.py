@@ -19,7 +19,7 @@ from typing import Iterator
 
 import numpy as np
 
-from .ecg import ECG, ECGReadError, STANDARD_LEADS
+from .ecg import ECG, ECGReadError, STANDARD_LEADS, cell_number
 from llava_ecg.catalog.labels import CODE15_LABELS
 
 __all__ = ["read_code15", "parse_ref", "Code15File", "Code15Labels", "iter_code15", "part_files", "FS"]
@@ -144,14 +144,14 @@ class Code15Labels:
             return None
         is_male = _flag(self._get("is_male", i))
         return {
-            "age": _num(self._get("age", i)),
+            "age": cell_number(self._get("age", i)),
             "sex": None if is_male is None else ("male" if is_male else "female"),
-            "patient_id": _num(self._get("patient_id", i)),
-            "nn_predicted_age": _num(self._get("nn_predicted_age", i)),
+            "patient_id": cell_number(self._get("patient_id", i)),
+            "nn_predicted_age": cell_number(self._get("nn_predicted_age", i)),
             "labels": [lab for lab in CODE15_LABELS if _flag(self._get(lab, i))],
             "normal_ecg": _flag(self._get("normal_ecg", i)),
             "death": _flag(self._get("death", i)),
-            "timey": _num(self._get("timey", i)),
+            "timey": cell_number(self._get("timey", i)),
             "trace_file": self._get("trace_file", i) if isinstance(self._get("trace_file", i), str) else None,
         }
 
@@ -165,14 +165,6 @@ def _flag(v):
     if v != v:  # NaN = blank cell
         return None
     return bool(v)
-
-
-def _num(v):
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        return None
-    return None if f != f else (int(f) if f == int(f) else f)
 
 
 def _labels_csv_for(h5_path: Path) -> Path | None:

@@ -19,11 +19,12 @@ import numpy as np
 
 from llava_ecg.argtypes import parse_shard
 
+from .challenge import is_challenge_header
 from .code15 import iter_code15, part_files
 from .ecg import ECG, ECGReadError
-from .listing import list_records
-from .mimic import MimicIndex, read_mimic
-from .ptbxl import DATABASE_CSV, PTBXLIndex, read_ptbxl
+from .header import read_header
+from .listing import walk_headers, list_records
+from .ptbxl import DATABASE_CSV
 from .read import reader_name, read_record
 
 __all__ = ["iter_dataset", "iter_refs", "SkipCounter", "detect_dataset", "parse_shard"]
@@ -80,15 +81,11 @@ def detect_dataset(root: str | os.PathLike) -> str:
         return "mimic"
     if part_files(root):
         return "code15"
-    for dirpath, _, filenames in os.walk(root):
-        for name in sorted(filenames):
-            if name.endswith(".hea"):
-                from .header import read_header
-                from .challenge import is_challenge_header
-                try:
-                    return "challenge" if is_challenge_header(read_header(Path(dirpath) / name)) else "wfdb"
-                except ECGReadError:
-                    continue
+    for ref in walk_headers(root):
+        try:
+            return "challenge" if is_challenge_header(read_header(root / f"{ref}.hea")) else "wfdb"
+        except ECGReadError:
+            continue
     raise ECGReadError(root, "cannot tell which dataset this is (no ptbxl_database.csv, record_list.csv, "
                              "*.hdf5 or *.hea found)")
 
@@ -125,16 +122,11 @@ def iter_dataset(root: str | os.PathLike, *, source: str | None = None, limit: i
         if src == "code15":
             yield from iter_code15(root, select=lambda g: g % n_shard == i_shard, **read_options)
             return
-        reader = {"ptbxl": read_ptbxl, "mimic": read_mimic}.get(src)
-        index = {"ptbxl": PTBXLIndex, "mimic": MimicIndex}[src].open(str(Path(root))) if reader else None
         for k, ref in enumerate(iter_refs(root, src, fs=fs, split=split)):
             if k % n_shard != i_shard:
                 continue
             try:
-                if reader is not None:
-                    yield ref, reader(ref, index=index, **read_options)
-                else:
-                    yield ref, read_record(ref, source=src, **read_options)
+                yield ref, read_record(ref, source=src, **read_options)
             except ECGReadError as exc:
                 yield ref, exc
 

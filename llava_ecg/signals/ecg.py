@@ -28,6 +28,15 @@ class ECGReadError(LlavaEcgError):
         super().__init__(f"{self.path}: {problem}")
 
 
+def cell_number(value) -> int | float | None:
+    """A CSV or header cell as an int or a float; None when blank, NaN or not a number."""
+    try:
+        f = float(str(value).strip())
+    except ValueError:
+        return None
+    return None if math.isnan(f) else int(f) if f.is_integer() else f
+
+
 @dataclass
 class ECG:
     signal: np.ndarray

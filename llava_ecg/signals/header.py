@@ -72,16 +72,12 @@ def read_header(path: str | Path) -> Header:
 
 
 def _int(token: str, path, what: str, line_no: int) -> int:
-    try:
+    if token.lstrip("+-").isdigit():
         return int(token)
-    except ValueError:
-        try:
-            value = float(token)
-        except ValueError:
-            raise ECGReadError(path, f"line {line_no}: {what} {token!r} is not a number") from None
-        if not math.isfinite(value) or value != int(value):
-            raise ECGReadError(path, f"line {line_no}: {what} {token!r} is not an integer") from None
-        return int(value)
+    value = _float(token, path, what, line_no)
+    if value != int(value):
+        raise ECGReadError(path, f"line {line_no}: {what} {token!r} is not an integer")
+    return int(value)
 
 
 def _float(token: str, path, what: str, line_no: int) -> float:

@@ -20,7 +20,7 @@ from .mimic import MimicIndex
 from .ptbxl import DATABASE_CSV, PTBXLIndex, SPLITS
 from .read import reader_name
 
-__all__ = ["list_records", "LISTERS", "SourceError"]
+__all__ = ["list_records", "walk_headers", "LISTERS", "SourceError"]
 
 
 class SourceError(LlavaEcgError):
@@ -34,13 +34,14 @@ def list_records(root: str | os.PathLike, source: str, *, split: str | None = No
     if not root.is_dir():
         raise SourceError(f"{root}: dataset root is not a folder")
     reader = reader_name(source)
-    refs = (LISTERS[reader] if reader in LISTERS else _list_headers)(root, split, fs)
+    refs = (LISTERS[reader] if reader in LISTERS else walk_headers)(root, split, fs)
     if not refs:
         raise SourceError(f"{root}: no {source} records found")
     return refs
 
 
-def _list_headers(root: Path, split=None, fs=None, pattern: str = "**/*.hea") -> list[str]:
+def walk_headers(root: Path, split=None, fs=None, pattern: str = "**/*.hea") -> list[str]:
+    """Every ``.hea`` record under ``root``, sorted (the listing of a folder without an index)."""
     return sorted(p.relative_to(root).with_suffix("").as_posix() for p in root.glob(pattern))
 
 
@@ -52,8 +53,8 @@ def _list_ptbxl(root: Path, split: str | None, fs: int) -> list[str]:
         if split:
             raise SourceError(f"{root / DATABASE_CSV}: needed to select the {split!r} split (strat_fold); put "
                               "PTB-XL's ptbxl_database.csv in the root or pass --split all")
-        return next((refs for f in rates if (refs := _list_headers(root, pattern=f"records{f}/**/*.hea"))),
-                    _list_headers(root))
+        return next((refs for f in rates if (refs := walk_headers(root, pattern=f"records{f}/**/*.hea"))),
+                    walk_headers(root))
     if split not in (None, *SPLITS):
         raise SourceError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
     index = PTBXLIndex.open(str(root))

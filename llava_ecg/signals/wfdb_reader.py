@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .ecg import ECG, ECGReadError
+from .ecg import ECG, ECGReadError, cell_number
 from .header import Header, SignalSpec, read_header, recorded_at
 from .leads import reorder
 from .writers import META_COMMENT_PREFIX
@@ -244,13 +244,8 @@ def comment_fields(comments: list[str]) -> dict[str, str]:
 
 
 def _age(value) -> int | float | None:
-    try:
-        age = float(str(value).strip())
-    except (TypeError, ValueError):
-        return None
-    if age != age or age < 0 or age > 130:
-        return None
-    return int(age) if age == int(age) else age
+    age = cell_number(value)
+    return age if age is not None and 0 <= age <= 130 else None
 
 
 def _sex(value) -> str | None:
