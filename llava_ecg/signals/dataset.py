@@ -12,6 +12,7 @@ import logging
 import os
 from collections import Counter
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 from typing import Iterator
 
@@ -22,8 +23,8 @@ from llava_ecg.argtypes import parse_shard
 from .challenge import is_challenge_header
 from .code15 import iter_code15, part_files
 from .ecg import ECG, ECGReadError
-from .header import read_header
-from .listing import walk_headers, list_records
+from .header import read_header, walk_headers
+from .listing import list_records
 from .ptbxl import DATABASE_CSV
 from .read import reader_name, read_record
 
@@ -92,8 +93,7 @@ def detect_dataset(root: str | os.PathLike) -> str:
 
 def iter_refs(root: str | os.PathLike, source: str, *, fs: int = 500, split: str | None = None) -> Iterator[str]:
     """Record paths (``root`` joined to :func:`~.listing.list_records`) of a dataset in its canonical order."""
-    for ref in list_records(root, source, split=split, fs=fs):
-        yield str(Path(root) / ref)
+    return (str(Path(root) / ref) for ref in list_records(root, source, split=split, fs=fs))
 
 
 def iter_dataset(root: str | os.PathLike, *, source: str | None = None, limit: int | None = None,
@@ -122,9 +122,7 @@ def iter_dataset(root: str | os.PathLike, *, source: str | None = None, limit: i
         if src == "code15":
             yield from iter_code15(root, select=lambda g: g % n_shard == i_shard, **read_options)
             return
-        for k, ref in enumerate(iter_refs(root, src, fs=fs, split=split)):
-            if k % n_shard != i_shard:
-                continue
+        for ref in islice(iter_refs(root, src, fs=fs, split=split), i_shard, None, n_shard):
             try:
                 yield ref, read_record(ref, source=src, **read_options)
             except ECGReadError as exc:

@@ -37,6 +37,13 @@ def cell_number(value) -> int | float | None:
     return None if math.isnan(f) else int(f) if f.is_integer() else f
 
 
+def cell_flag(value) -> bool | None:
+    """A CSV cell as a bool (``True``/``False`` text or a number); None when blank or unrecognised."""
+    if isinstance(value, str):
+        return {"true": True, "false": False}.get(value.strip().lower())
+    return None if value is None or value != value else bool(value)  # NaN: a blank cell
+
+
 @dataclass
 class ECG:
     signal: np.ndarray

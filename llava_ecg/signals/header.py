@@ -57,6 +57,11 @@ class Header:
     n_segments: int | None = None
 
 
+def walk_headers(root: Path, pattern: str = "**/*.hea") -> list[str]:
+    """Every record under ``root`` with a ``.hea`` header, relative to it, sorted."""
+    return sorted(p.relative_to(root).with_suffix("").as_posix() for p in Path(root).glob(pattern))
+
+
 def read_header(path: str | Path) -> Header:
     path = Path(path)
     try:

@@ -1,10 +1,7 @@
-"""Which records a dataset root holds, in its canonical order: the one listing ``iter_dataset`` and the instruct
-stage share.
-
-Listing is cheap (the dataset's CSV index or a sorted header walk; no signal is read) and returns references
-relative to the root: ``records500/00000/00001_hr``, ``files/p1000/p10000032/s40689238/40689238``,
-``exams_part0.hdf5::1109348``, ``g1/A0001``; ``read_record(root / ref)`` reads one. Only records whose files are
-under the root are listed, so a partial copy (one CODE-15% part, some MIMIC folders) is used as it is.
+"""Which records a dataset root holds, in its canonical order (shared by ``iter_dataset`` and the instruct stage):
+cheap (a CSV index or a sorted header walk, no signal read), as references relative to the root
+(``records500/00000/00001_hr``, ``exams_part0.hdf5::1109348``) that ``read_record(root / ref)`` reads. Only records
+whose files are under the root are listed, so a partial copy (one CODE-15% part, some MIMIC folders) is used as it is.
 """
 from __future__ import annotations
 
@@ -16,11 +13,12 @@ from typing import Callable
 from llava_ecg.errors import LlavaEcgError
 from llava_ecg.registry import Registry
 
+from .header import walk_headers
 from .mimic import MimicIndex
-from .ptbxl import DATABASE_CSV, PTBXLIndex, SPLITS
+from .ptbxl import DATABASE_CSV, PTBXLIndex
 from .read import reader_name
 
-__all__ = ["list_records", "walk_headers", "LISTERS", "SourceError"]
+__all__ = ["list_records", "LISTERS", "SourceError"]
 
 
 class SourceError(LlavaEcgError):
@@ -34,15 +32,10 @@ def list_records(root: str | os.PathLike, source: str, *, split: str | None = No
     if not root.is_dir():
         raise SourceError(f"{root}: dataset root is not a folder")
     reader = reader_name(source)
-    refs = (LISTERS[reader] if reader in LISTERS else walk_headers)(root, split, fs)
+    refs = LISTERS[reader](root, split, fs) if reader in LISTERS else walk_headers(root)
     if not refs:
         raise SourceError(f"{root}: no {source} records found")
     return refs
-
-
-def walk_headers(root: Path, split=None, fs=None, pattern: str = "**/*.hea") -> list[str]:
-    """Every ``.hea`` record under ``root``, sorted (the listing of a folder without an index)."""
-    return sorted(p.relative_to(root).with_suffix("").as_posix() for p in root.glob(pattern))
 
 
 def _list_ptbxl(root: Path, split: str | None, fs: int) -> list[str]:
@@ -55,8 +48,6 @@ def _list_ptbxl(root: Path, split: str | None, fs: int) -> list[str]:
                               "PTB-XL's ptbxl_database.csv in the root or pass --split all")
         return next((refs for f in rates if (refs := walk_headers(root, pattern=f"records{f}/**/*.hea"))),
                     walk_headers(root))
-    if split not in (None, *SPLITS):
-        raise SourceError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
     index = PTBXLIndex.open(str(root))
     ids = index.ids(split)
     refs = [next((p for p in (index.record_path(i, f) for f in rates) if p.with_suffix(".hea").is_file()), None)

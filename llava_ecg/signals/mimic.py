@@ -20,6 +20,7 @@ from typing import Iterator
 import numpy as np
 
 from .ecg import ECG, ECGReadError
+from .header import walk_headers
 from .wfdb_reader import read_wfdb
 
 __all__ = ["MimicIndex", "read_mimic", "find_mimic_root", "mimic_record_path", "PATH_PATTERN", "parse_measurements"]
@@ -127,15 +128,10 @@ class MimicIndex:
         return found
 
     def _walk_records(self) -> Iterator[dict]:
-        files = self.root / "files"
-        for dirpath, dirnames, filenames in os.walk(files):
-            dirnames.sort()
-            for name in sorted(filenames):
-                if name.endswith(".hea"):
-                    rel = (Path(dirpath) / name[:-4]).relative_to(self.root).as_posix()
-                    m = PATH_PATTERN.search(rel)
-                    if m:
-                        yield {"subject_id": m.group(2), "study_id": m.group(3), "path": rel}
+        for rel in walk_headers(self.root, "files/**/*.hea"):
+            m = PATH_PATTERN.search(rel)
+            if m:
+                yield {"subject_id": m.group(2), "study_id": m.group(3), "path": rel}
 
     def _build_offsets(self) -> None:
         ids, offsets = [], []
