@@ -231,8 +231,7 @@ def iter_code15(root: str | os.PathLike, *, chunk: int = 256, strip_padding: boo
     """
     _check_extra_leads(extra_leads)
     root = Path(root)
-    folder = root.parent if root.is_file() else root
-    csv_path = Path(labels_csv) if labels_csv else (folder / "exams.csv" if (folder / "exams.csv").is_file() else None)
+    csv_path = Path(labels_csv) if labels_csv else _labels_csv_for(root if root.is_file() else root / "exams.csv")
     labels = Code15Labels.open(str(csv_path)) if csv_path else None
     g = 0
     for part in part_files(root):

@@ -28,7 +28,7 @@ from .listing import list_records
 from .ptbxl import DATABASE_CSV
 from .read import reader_name, read_record
 
-__all__ = ["iter_dataset", "iter_refs", "SkipCounter", "detect_dataset", "parse_shard"]
+__all__ = ["iter_dataset", "SkipCounter", "detect_dataset", "parse_shard"]
 
 log = logging.getLogger(__name__)
 
@@ -91,11 +91,6 @@ def detect_dataset(root: str | os.PathLike) -> str:
                              "*.hdf5 or *.hea found)")
 
 
-def iter_refs(root: str | os.PathLike, source: str, *, fs: int = 500, split: str | None = None) -> Iterator[str]:
-    """Record paths (``root`` joined to :func:`~.listing.list_records`) of a dataset in its canonical order."""
-    return (str(Path(root) / ref) for ref in list_records(root, source, split=split, fs=fs))
-
-
 def iter_dataset(root: str | os.PathLike, *, source: str | None = None, limit: int | None = None,
                  shard: tuple[int, int] | str | None = None, skipped: SkipCounter | None = None,
                  nan: str = "skip", fs: int = 500, split: str | None = None,
@@ -115,31 +110,29 @@ def iter_dataset(root: str | os.PathLike, *, source: str | None = None, limit: i
     i_shard, n_shard = parse_shard(shard)
     src = (reader_name(source) if source else None) or detect_dataset(root)
     skipped = skipped if skipped is not None else SkipCounter()
-    if limit == 0:
-        return
 
     def produced() -> Iterator[tuple[str, ECG | Exception]]:
         if src == "code15":
             yield from iter_code15(root, select=lambda g: g % n_shard == i_shard, **read_options)
             return
-        for ref in islice(iter_refs(root, src, fs=fs, split=split), i_shard, None, n_shard):
+        for rel in islice(list_records(root, src, split=split, fs=fs), i_shard, None, n_shard):
+            ref = str(Path(root) / rel)
             try:
                 yield ref, read_record(ref, source=src, **read_options)
             except ECGReadError as exc:
                 yield ref, exc
 
-    count = 0
-    for ref, item in produced():
-        if isinstance(item, Exception):
-            skipped.add(ref, classify(item), str(item))
-            continue
-        if nan != "keep" and not np.isfinite(item.signal).all():
-            if nan == "skip":
-                n_bad = int((~np.isfinite(item.signal)).sum())
-                skipped.add(ref, "contains NaN", f"{n_bad} NaN samples")
+    def readable() -> Iterator[tuple[str, ECG]]:
+        for ref, item in produced():
+            if isinstance(item, Exception):
+                skipped.add(ref, classify(item), str(item))
                 continue
-            item.signal = np.nan_to_num(item.signal, nan=0.0, posinf=0.0, neginf=0.0)
-        yield ref, item
-        count += 1
-        if limit is not None and count >= limit:
-            return
+            if nan != "keep" and not np.isfinite(item.signal).all():
+                if nan == "skip":
+                    n_bad = int((~np.isfinite(item.signal)).sum())
+                    skipped.add(ref, "contains NaN", f"{n_bad} NaN samples")
+                    continue
+                item.signal = np.nan_to_num(item.signal, nan=0.0, posinf=0.0, neginf=0.0)
+            yield ref, item
+
+    yield from islice(readable(), limit)

@@ -46,8 +46,8 @@ def _list_ptbxl(root: Path, split: str | None, fs: int) -> list[str]:
         if split:
             raise SourceError(f"{root / DATABASE_CSV}: needed to select the {split!r} split (strat_fold); put "
                               "PTB-XL's ptbxl_database.csv in the root or pass --split all")
-        return next((refs for f in rates if (refs := walk_headers(root, pattern=f"records{f}/**/*.hea"))),
-                    walk_headers(root))
+        return (walk_headers(root, f"records{rates[0]}/**/*.hea") or walk_headers(root, f"records{rates[1]}/**/*.hea")
+                or walk_headers(root))
     index = PTBXLIndex.open(str(root))
     ids = index.ids(split)
     refs = [next((p for p in (index.record_path(i, f) for f in rates) if p.with_suffix(".hea").is_file()), None)

@@ -19,7 +19,7 @@ from typing import Iterator
 
 import numpy as np
 
-from .ecg import ECG, ECGReadError
+from .ecg import ECG, ECGReadError, cell_number
 from .header import walk_headers
 from .wfdb_reader import read_wfdb
 
@@ -48,15 +48,9 @@ def find_mimic_root(record_path: str | os.PathLike) -> Path | None:
 
 
 def _value(raw: str | None, *, allow_negative: bool) -> float | None:
-    if raw is None or not str(raw).strip():
-        return None
-    try:
-        v = float(raw)
-    except ValueError:
-        return None
-    if math.isnan(v) or int(v) in _SENTINELS or abs(v) >= 10000 or (v < 0 and not allow_negative):
-        return None
-    return int(v) if v == int(v) else v
+    v = cell_number(raw)
+    ok = v is not None and abs(v) < 10000 and int(v) not in _SENTINELS and (v >= 0 or allow_negative)
+    return v if ok else None
 
 
 def parse_measurements(row: dict) -> dict:

@@ -42,14 +42,10 @@ def _frame_bytes(fmt: str, n_channels: int) -> float:
 def _decode_dat(raw: bytes, fmt: str, n_channels: int, n_samples: int) -> np.ndarray:
     """Digital samples (n_samples, n_channels) as int64."""
     n = n_samples * n_channels
-    if fmt == "16":
-        return np.frombuffer(raw, dtype="<i2", count=n).reshape(n_samples, n_channels)
-    if fmt == "61":
-        return np.frombuffer(raw, dtype=">i2", count=n).reshape(n_samples, n_channels)
+    if fmt in ("16", "61", "32"):
+        return np.frombuffer(raw, dtype={"16": "<i2", "61": ">i2", "32": "<i4"}[fmt], count=n).reshape(n_samples, n_channels)
     if fmt == "80":
         return np.frombuffer(raw, dtype=np.uint8, count=n).reshape(n_samples, n_channels).astype(np.int64) - 128
-    if fmt == "32":
-        return np.frombuffer(raw, dtype="<i4", count=n).reshape(n_samples, n_channels)
     if fmt == "24":
         b = np.frombuffer(raw, dtype=np.uint8, count=3 * n).reshape(-1, 3).astype(np.int64)
         v = b[:, 0] | (b[:, 1] << 8) | (b[:, 2] << 16)
