@@ -77,12 +77,10 @@ def read_header(path: str | Path) -> Header:
 
 
 def _int(token: str, path, what: str, line_no: int) -> int:
-    if token.lstrip("+-").isdigit():
-        return int(token)
     value = _float(token, path, what, line_no)
-    if value != int(value):
+    if not value.is_integer():
         raise ECGReadError(path, f"line {line_no}: {what} {token!r} is not an integer")
-    return int(value)
+    return int(token) if token.lstrip("+-").isdigit() else int(value)  # exact for long digit strings
 
 
 def _float(token: str, path, what: str, line_no: int) -> float:
