@@ -50,7 +50,16 @@ def iter_ecgqa_records(ecgqa_root, ptbxl_root, *, split: str = "train", variant:
         by_record.setdefault(sample["ecg_paths"][0], []).append(sample)
     refs = sorted(by_record)
     for ref in refs[:limit] if limit is not None else refs:
-        yield ref, functools.partial(_load_with_questions, Path(ptbxl_root), ref, by_record[ref])
+        present = _present_ptbxl_ref(Path(ptbxl_root), ref)
+        yield present, functools.partial(_load_with_questions, Path(ptbxl_root), present, by_record[ref])
+
+
+def _present_ptbxl_ref(root: Path, ref: str) -> str:
+    """ECG-QA names PTB-XL's 500 Hz files; a copy holding only ``records100/`` is used through its 100 Hz twin."""
+    if (root / f"{ref}.hea").is_file() or not ref.startswith("records500/") or not ref.endswith("_hr"):
+        return ref
+    twin = "records100/" + ref[len("records500/"):-len("_hr")] + "_lr"
+    return twin if (root / f"{twin}.hea").is_file() else ref
 
 
 def _load_with_questions(root: Path, ref: str, questions: list[dict]):

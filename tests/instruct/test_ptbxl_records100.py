@@ -50,3 +50,15 @@ def test_index_csvs_saved_with_a_byte_order_mark_list_the_same_records(tmp_path,
         pytest.skip(f"the mini {source} dataset has no {index}")
     csv_path.write_bytes(b"\xef\xbb\xbf" + csv_path.read_bytes())  # Excel's "CSV UTF-8"
     assert list_records(root, source) == plain and plain
+
+
+def test_ecgqa_questions_load_from_a_records100_only_copy(tmp_path, mini_datasets):
+    from llava_ecg.instruct.sources import iter_ecgqa_records
+
+    copy = tmp_path / "ptbxl"
+    shutil.copytree(mini_datasets["ptbxl"], copy, ignore=shutil.ignore_patterns("records500"))
+    pairs = list(iter_ecgqa_records(mini_datasets["ecgqa"], copy, split="test"))
+    assert pairs and all(ref.startswith("records100/") and ref.endswith("_lr") for ref, _ in pairs)
+    ref, load = pairs[0]
+    ecg = load()
+    assert ecg.fs == 100 and ecg.meta["ecgqa"] and ecg.meta["source"] == "ecgqa"
