@@ -3,7 +3,6 @@ the valid range or names, the same way everywhere."""
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 from collections.abc import Callable, Iterable
@@ -91,17 +90,6 @@ def comma_list(names: Names, what: str = "name") -> Callable[[str], list[str]]:
         return items
     parse.__name__ = f"{what} list"
     return parse
-
-
-def json_list(text: str) -> list:
-    """A JSON array given inline (not a path)."""
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise argparse.ArgumentTypeError(f"not valid JSON ({exc.msg})") from None
-    if not isinstance(value, list):
-        raise argparse.ArgumentTypeError(f"expected a JSON list, got a JSON {type(value).__name__}")
-    return value
 
 
 def output_path(text: str) -> str:

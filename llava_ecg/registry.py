@@ -59,6 +59,15 @@ class Registry(Mapping, Generic[T]):
             self._aliases[a] = key
         return obj
 
+    def register_many(self, *names: Hashable):
+        """A decorator that registers its target under each of ``names``, each a name of its own (listed by
+        ``names()``), not an alias; a taken name is refused."""
+        def wrap(target: T) -> T:
+            for name in names:
+                self.register(name, target)
+            return target
+        return wrap
+
     def unregister(self, name: Hashable) -> T:
         """Remove ``name`` and its aliases (tests and plugins that register temporarily)."""
         key = self.canonical(name)

@@ -15,7 +15,7 @@ Everything is random-initialised and written locally — no hub access:
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 # Preset shapes. "test" is as small as upstream code paths allow; "quickstart" is what learned rhythm from images on
@@ -53,10 +53,6 @@ class TinyBase:
     clip_dir: Path
     preset: str
     image_hw: tuple[int, int]
-
-    def to_json(self) -> str:
-        d = asdict(self)
-        return json.dumps({k: str(v) if isinstance(v, Path) else v for k, v in d.items()})
 
 
 def _train_tokenizer(out: Path, vocab: int, extra_text: list[str]):

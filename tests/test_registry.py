@@ -42,3 +42,15 @@ def test_unknown_names_list_the_known_ones_with_the_registry_error():
         Registry("task").get("x")
     assert isinstance(err.value, KeyError) and isinstance(err.value, ValueError)
     assert str(err.value) == "unknown task 'x'; known: "
+
+
+def test_register_many_lists_every_name_and_refuses_a_taken_one():
+    reg = Registry("extractor")
+
+    @reg.register_many("ptbxl", "ecgqa")
+    def ptbxl():
+        return 1
+
+    assert reg.names() == ["ptbxl", "ecgqa"] and reg["ecgqa"] is ptbxl and not reg.aliases()
+    with pytest.raises(DuplicateNameError, match="'ecgqa'"):
+        reg.register_many("ecgqa")(lambda: 2)

@@ -64,14 +64,7 @@ class BenchRow:
 
 SubsetFn = Callable[[RecordFacts, Any, random.Random], "list[BenchRow]"]
 BUILDERS: Registry[SubsetFn] = Registry("buildable subset", error=BenchError)
-
-
-def subset(*names: str):
-    def wrap(fn: SubsetFn) -> SubsetFn:
-        for name in names:
-            BUILDERS.register(name, fn)
-        return fn
-    return wrap
+subset = BUILDERS.register_many
 
 
 @subset("ptb-test")

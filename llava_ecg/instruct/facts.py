@@ -98,14 +98,7 @@ def mimic_measurements(row: dict[str, Any]) -> dict[str, float]:
 # --- per-source extractors -------------------------------------------------------------------------------------
 Extractor = Callable[[dict[str, Any], RecordFacts], None]
 EXTRACTORS: Registry[Extractor] = Registry("facts extractor")
-
-
-def extractor(*sources: str):
-    def wrap(fn: Extractor) -> Extractor:
-        for s in sources:
-            EXTRACTORS.register(s, fn)
-        return fn
-    return wrap
+extractor = EXTRACTORS.register_many
 
 
 def _scp_codes(meta) -> dict[str, float]:

@@ -19,7 +19,7 @@ from typing import Iterator
 
 import numpy as np
 
-from .ecg import ECG, ECGReadError, STANDARD_LEADS
+from .ecg import ECG, ECGReadError, STANDARD_LEADS, cell_flag, cell_number
 from llava_ecg.catalog.labels import CODE15_LABELS
 
 __all__ = ["read_code15", "parse_ref", "Code15File", "Code15Labels", "iter_code15", "part_files", "FS"]
@@ -142,37 +142,18 @@ class Code15Labels:
         i = self._row.get(int(exam_id))
         if i is None:
             return None
-        is_male = _flag(self._get("is_male", i))
+        is_male = cell_flag(self._get("is_male", i))
         return {
-            "age": _num(self._get("age", i)),
+            "age": cell_number(self._get("age", i)),
             "sex": None if is_male is None else ("male" if is_male else "female"),
-            "patient_id": _num(self._get("patient_id", i)),
-            "nn_predicted_age": _num(self._get("nn_predicted_age", i)),
-            "labels": [lab for lab in CODE15_LABELS if _flag(self._get(lab, i))],
-            "normal_ecg": _flag(self._get("normal_ecg", i)),
-            "death": _flag(self._get("death", i)),
-            "timey": _num(self._get("timey", i)),
+            "patient_id": cell_number(self._get("patient_id", i)),
+            "nn_predicted_age": cell_number(self._get("nn_predicted_age", i)),
+            "labels": [lab for lab in CODE15_LABELS if cell_flag(self._get(lab, i))],
+            "normal_ecg": cell_flag(self._get("normal_ecg", i)),
+            "death": cell_flag(self._get("death", i)),
+            "timey": cell_number(self._get("timey", i)),
             "trace_file": self._get("trace_file", i) if isinstance(self._get("trace_file", i), str) else None,
         }
-
-
-def _flag(v):
-    if v is None:
-        return None
-    if isinstance(v, str):
-        t = v.strip().lower()
-        return True if t == "true" else False if t == "false" else None
-    if v != v:  # NaN = blank cell
-        return None
-    return bool(v)
-
-
-def _num(v):
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        return None
-    return None if f != f else (int(f) if f == int(f) else f)
 
 
 def _labels_csv_for(h5_path: Path) -> Path | None:
@@ -250,8 +231,7 @@ def iter_code15(root: str | os.PathLike, *, chunk: int = 256, strip_padding: boo
     """
     _check_extra_leads(extra_leads)
     root = Path(root)
-    folder = root.parent if root.is_file() else root
-    csv_path = Path(labels_csv) if labels_csv else (folder / "exams.csv" if (folder / "exams.csv").is_file() else None)
+    csv_path = Path(labels_csv) if labels_csv else _labels_csv_for(root if root.is_file() else root / "exams.csv")
     labels = Code15Labels.open(str(csv_path)) if csv_path else None
     g = 0
     for part in part_files(root):

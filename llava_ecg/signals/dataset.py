@@ -1,10 +1,10 @@
 """Whole-dataset iteration: a lazy, ordered stream of ``(ref, ECG)`` with ``limit``, deterministic sharding and
 a ``SkipCounter`` of bad records by reason.
 
-Order is the dataset's own (PTB-XL / MIMIC CSV order, CODE-15 part then row, sorted file walk otherwise),
-so shard ``i`` of ``n`` (every n-th record starting at i) is reproducible across machines. Bad records are
-skipped, logged once each, and counted, never fatal. Nothing is materialised: memory stays flat on
-MIMIC-IV-ECG's 800k records.
+Order is the dataset's own, from :mod:`.listing` (PTB-XL / MIMIC CSV order, sorted header walk otherwise;
+CODE-15% streams its HDF5 parts by part then row, to read rows in chunks), so shard ``i`` of ``n`` (every n-th
+record starting at i) is reproducible across machines. Bad records are skipped, logged once each, and counted.
+Nothing is materialised: memory stays flat on MIMIC-IV-ECG's 800k records.
 """
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import logging
 import os
 from collections import Counter
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 from typing import Iterator
 
@@ -19,13 +20,15 @@ import numpy as np
 
 from llava_ecg.argtypes import parse_shard
 
+from .challenge import is_challenge_header
 from .code15 import iter_code15, part_files
 from .ecg import ECG, ECGReadError
-from .mimic import MimicIndex, read_mimic
-from .ptbxl import DATABASE_CSV, PTBXLIndex, read_ptbxl
+from .header import read_header, walk_headers
+from .listing import list_records
+from .ptbxl import DATABASE_CSV
 from .read import reader_name, read_record
 
-__all__ = ["iter_dataset", "iter_refs", "SkipCounter", "detect_dataset", "parse_shard"]
+__all__ = ["iter_dataset", "SkipCounter", "detect_dataset", "parse_shard"]
 
 log = logging.getLogger(__name__)
 
@@ -79,39 +82,13 @@ def detect_dataset(root: str | os.PathLike) -> str:
         return "mimic"
     if part_files(root):
         return "code15"
-    for dirpath, _, filenames in os.walk(root):
-        for name in sorted(filenames):
-            if name.endswith(".hea"):
-                from .header import read_header
-                from .challenge import is_challenge_header
-                try:
-                    return "challenge" if is_challenge_header(read_header(Path(dirpath) / name)) else "wfdb"
-                except ECGReadError:
-                    continue
+    for ref in walk_headers(root):
+        try:
+            return "challenge" if is_challenge_header(read_header(root / f"{ref}.hea")) else "wfdb"
+        except ECGReadError:
+            continue
     raise ECGReadError(root, "cannot tell which dataset this is (no ptbxl_database.csv, record_list.csv, "
                              "*.hdf5 or *.hea found)")
-
-
-def _walk_headers(root: Path) -> Iterator[str]:
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames.sort()
-        for name in sorted(filenames):
-            if name.endswith(".hea"):
-                yield str(Path(dirpath) / name[:-4])
-
-
-def iter_refs(root: str | os.PathLike, source: str, *, fs: int = 500, split: str | None = None) -> Iterator[str]:
-    """Record references of a dataset in its canonical order (not for code15, which streams by rows)."""
-    root = Path(root)
-    if source == "ptbxl":
-        index = PTBXLIndex.open(str(root))
-        for ecg_id in index.ids(split):
-            yield str(index.record_path(ecg_id, fs))
-    elif source == "mimic":
-        for row in MimicIndex.open(str(root)).iter_records():
-            yield str(root / row["path"])
-    else:
-        yield from _walk_headers(root)
 
 
 def iter_dataset(root: str | os.PathLike, *, source: str | None = None, limit: int | None = None,
@@ -133,38 +110,29 @@ def iter_dataset(root: str | os.PathLike, *, source: str | None = None, limit: i
     i_shard, n_shard = parse_shard(shard)
     src = (reader_name(source) if source else None) or detect_dataset(root)
     skipped = skipped if skipped is not None else SkipCounter()
-    if limit == 0:
-        return
 
     def produced() -> Iterator[tuple[str, ECG | Exception]]:
         if src == "code15":
             yield from iter_code15(root, select=lambda g: g % n_shard == i_shard, **read_options)
             return
-        reader = {"ptbxl": read_ptbxl, "mimic": read_mimic}.get(src)
-        index = {"ptbxl": PTBXLIndex, "mimic": MimicIndex}[src].open(str(Path(root))) if reader else None
-        for k, ref in enumerate(iter_refs(root, src, fs=fs, split=split)):
-            if k % n_shard != i_shard:
-                continue
+        for rel in islice(list_records(root, src, split=split, fs=fs), i_shard, None, n_shard):
+            ref = str(Path(root) / rel)
             try:
-                if reader is not None:
-                    yield ref, reader(ref, index=index, **read_options)
-                else:
-                    yield ref, read_record(ref, source=src, **read_options)
+                yield ref, read_record(ref, source=src, **read_options)
             except ECGReadError as exc:
                 yield ref, exc
 
-    count = 0
-    for ref, item in produced():
-        if isinstance(item, Exception):
-            skipped.add(ref, classify(item), str(item))
-            continue
-        if nan != "keep" and not np.isfinite(item.signal).all():
-            if nan == "skip":
-                n_bad = int((~np.isfinite(item.signal)).sum())
-                skipped.add(ref, "contains NaN", f"{n_bad} NaN samples")
+    def readable() -> Iterator[tuple[str, ECG]]:
+        for ref, item in produced():
+            if isinstance(item, Exception):
+                skipped.add(ref, classify(item), str(item))
                 continue
-            item.signal = np.nan_to_num(item.signal, nan=0.0, posinf=0.0, neginf=0.0)
-        yield ref, item
-        count += 1
-        if limit is not None and count >= limit:
-            return
+            if nan != "keep" and not np.isfinite(item.signal).all():
+                if nan == "skip":
+                    n_bad = int((~np.isfinite(item.signal)).sum())
+                    skipped.add(ref, "contains NaN", f"{n_bad} NaN samples")
+                    continue
+                item.signal = np.nan_to_num(item.signal, nan=0.0, posinf=0.0, neginf=0.0)
+            yield ref, item
+
+    yield from islice(readable(), limit)

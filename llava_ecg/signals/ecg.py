@@ -28,6 +28,22 @@ class ECGReadError(LlavaEcgError):
         super().__init__(f"{self.path}: {problem}")
 
 
+def cell_number(value) -> int | float | None:
+    """A CSV or header cell as an int or a float; None when blank, NaN or not a number."""
+    try:
+        f = float(str(value).strip())
+    except ValueError:
+        return None
+    return None if math.isnan(f) else int(f) if f.is_integer() else f
+
+
+def cell_flag(value) -> bool | None:
+    """A CSV cell as a bool (``True``/``False`` text or a number); None when blank or unrecognised."""
+    if isinstance(value, str):
+        return {"true": True, "false": False}.get(value.strip().lower())
+    return None if value is None or value != value else bool(value)  # NaN: a blank cell
+
+
 @dataclass
 class ECG:
     signal: np.ndarray

@@ -57,6 +57,11 @@ class Header:
     n_segments: int | None = None
 
 
+def walk_headers(root: Path, pattern: str = "**/*.hea") -> list[str]:
+    """Every record under ``root`` with a ``.hea`` header, relative to it, sorted."""
+    return sorted(p.relative_to(root).with_suffix("").as_posix() for p in Path(root).glob(pattern))
+
+
 def read_header(path: str | Path) -> Header:
     path = Path(path)
     try:
@@ -72,16 +77,10 @@ def read_header(path: str | Path) -> Header:
 
 
 def _int(token: str, path, what: str, line_no: int) -> int:
-    try:
-        return int(token)
-    except ValueError:
-        try:
-            value = float(token)
-        except ValueError:
-            raise ECGReadError(path, f"line {line_no}: {what} {token!r} is not a number") from None
-        if not math.isfinite(value) or value != int(value):
-            raise ECGReadError(path, f"line {line_no}: {what} {token!r} is not an integer") from None
-        return int(value)
+    value = _float(token, path, what, line_no)
+    if not value.is_integer():
+        raise ECGReadError(path, f"line {line_no}: {what} {token!r} is not an integer")
+    return int(token) if token.lstrip("+-").isdigit() else int(value)  # exact for long digit strings
 
 
 def _float(token: str, path, what: str, line_no: int) -> float:

@@ -19,7 +19,8 @@ from typing import Iterator
 
 import numpy as np
 
-from .ecg import ECG, ECGReadError
+from .ecg import ECG, ECGReadError, cell_number
+from .header import walk_headers
 from .wfdb_reader import read_wfdb
 
 __all__ = ["MimicIndex", "read_mimic", "find_mimic_root", "mimic_record_path", "PATH_PATTERN", "parse_measurements"]
@@ -47,15 +48,9 @@ def find_mimic_root(record_path: str | os.PathLike) -> Path | None:
 
 
 def _value(raw: str | None, *, allow_negative: bool) -> float | None:
-    if raw is None or not str(raw).strip():
-        return None
-    try:
-        v = float(raw)
-    except ValueError:
-        return None
-    if math.isnan(v) or int(v) in _SENTINELS or abs(v) >= 10000 or (v < 0 and not allow_negative):
-        return None
-    return int(v) if v == int(v) else v
+    v = cell_number(raw)
+    ok = v is not None and abs(v) < 10000 and int(v) not in _SENTINELS and (v >= 0 or allow_negative)
+    return v if ok else None
 
 
 def parse_measurements(row: dict) -> dict:
@@ -107,7 +102,7 @@ class MimicIndex:
         if not self.record_list.is_file():
             yield from self._walk_records()
             return
-        with open(self.record_list, newline="", encoding="utf-8") as fh:
+        with open(self.record_list, newline="", encoding="utf-8-sig") as fh:
             reader = csv.DictReader(fh)
             if not reader.fieldnames or "path" not in reader.fieldnames:
                 raise ECGReadError(self.record_list, f"expected a 'path' column, found {reader.fieldnames}")
@@ -127,15 +122,10 @@ class MimicIndex:
         return found
 
     def _walk_records(self) -> Iterator[dict]:
-        files = self.root / "files"
-        for dirpath, dirnames, filenames in os.walk(files):
-            dirnames.sort()
-            for name in sorted(filenames):
-                if name.endswith(".hea"):
-                    rel = (Path(dirpath) / name[:-4]).relative_to(self.root).as_posix()
-                    m = PATH_PATTERN.search(rel)
-                    if m:
-                        yield {"subject_id": m.group(2), "study_id": m.group(3), "path": rel}
+        for rel in walk_headers(self.root, "files/**/*.hea"):
+            m = PATH_PATTERN.search(rel)
+            if m:
+                yield {"subject_id": m.group(2), "study_id": m.group(3), "path": rel}
 
     def _build_offsets(self) -> None:
         ids, offsets = [], []

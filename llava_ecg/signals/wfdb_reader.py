@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .ecg import ECG, ECGReadError
+from .ecg import ECG, ECGReadError, cell_number
 from .header import Header, SignalSpec, read_header, recorded_at
 from .leads import reorder
 from .writers import META_COMMENT_PREFIX
@@ -42,14 +42,10 @@ def _frame_bytes(fmt: str, n_channels: int) -> float:
 def _decode_dat(raw: bytes, fmt: str, n_channels: int, n_samples: int) -> np.ndarray:
     """Digital samples (n_samples, n_channels) as int64."""
     n = n_samples * n_channels
-    if fmt == "16":
-        return np.frombuffer(raw, dtype="<i2", count=n).reshape(n_samples, n_channels)
-    if fmt == "61":
-        return np.frombuffer(raw, dtype=">i2", count=n).reshape(n_samples, n_channels)
+    if fmt in ("16", "61", "32"):
+        return np.frombuffer(raw, dtype={"16": "<i2", "61": ">i2", "32": "<i4"}[fmt], count=n).reshape(n_samples, n_channels)
     if fmt == "80":
         return np.frombuffer(raw, dtype=np.uint8, count=n).reshape(n_samples, n_channels).astype(np.int64) - 128
-    if fmt == "32":
-        return np.frombuffer(raw, dtype="<i4", count=n).reshape(n_samples, n_channels)
     if fmt == "24":
         b = np.frombuffer(raw, dtype=np.uint8, count=3 * n).reshape(-1, 3).astype(np.int64)
         v = b[:, 0] | (b[:, 1] << 8) | (b[:, 2] << 16)
@@ -244,13 +240,8 @@ def comment_fields(comments: list[str]) -> dict[str, str]:
 
 
 def _age(value) -> int | float | None:
-    try:
-        age = float(str(value).strip())
-    except (TypeError, ValueError):
-        return None
-    if age != age or age < 0 or age > 130:
-        return None
-    return int(age) if age == int(age) else age
+    age = cell_number(value)
+    return age if age is not None and 0 <= age <= 130 else None
 
 
 def _sex(value) -> str | None:
