@@ -3,12 +3,15 @@
     .venv/bin/python benchmarks/render_bench.py [-n 30] [--workers 2] [--cli N] [--eik N]
 
 Cases: clean 3x4 + rhythm strip 2200x1700 palette PNG, the same page as JPEG, the ``heavy`` preset as JPEG,
-each timed per image in one process (OpenCV pinned to one thread), then clean PNG and heavy JPEG through a pool of
-``--workers`` processes (throughput). Timing covers render + encode; the record is generated once.
+and the ``heavy`` preset as lossless RGB PNG, each timed per image in one process set up like a render worker
+(OpenCV on one thread, freed buffers kept: ``render.pool``), then every case through a pool of ``--workers``
+processes (throughput). Timing covers render + encode (``render_page(...).encode()``, as the batch command does);
+the record is generated once.
 Anchors (docs/rendering.md, same machine kind): ECG-Image-Kit 1.46 s clean, 5.79 s wrinkles + augment.
 
 ``--cli N``: the full command-line path in the same run — ``llava-ecg render`` on N WFDB records (one worker, one
-process, 2200x1700) minus the same command on one record = per image after start-up, for every case; with
+process, 2200x1700) minus the same command on one record = per image after start-up, for every case (median of
+``--cli-repeats`` such pairs); with
 ``--eik N`` ECG-Image-Kit renders N of the same records (clean, and wrinkles + augment) through the reference set up
 by ``benchmarks/eik/setup.sh`` (``EIK_HOME``; skipped when absent, ``--eik-setup`` runs the setup) and the ratios
 are taken against those same-run figures (in-process per image, import excluded, as it reports them). CPU time,
@@ -39,16 +42,19 @@ def _init():
 
     from llava_ecg.signals.synthetic import synthesize
 
+    from llava_ecg.render.pool import retain_freed_memory
+
     cv2.setNumThreads(1)
+    retain_freed_memory()
     _ECG = synthesize("sinus", fs=500, seed=1)
 
 
 def _one(args) -> tuple[float, float, int]:
-    from llava_ecg.render import encode, render
+    from llava_ecg.render import render_page
 
     kwargs, fmt, seed = args
     t, c = time.perf_counter(), time.process_time()
-    data = encode(render(_ECG, seed=seed, **kwargs), fmt)
+    data = render_page(_ECG, seed=seed, format=fmt, **kwargs).encode()
     return time.perf_counter() - t, time.process_time() - c, len(data)
 
 
@@ -92,10 +98,11 @@ def _records(folder, n: int) -> list[str]:
     return names
 
 
-def cli(n: int, eik_n: int, eik_setup: bool) -> None:
+def cli(n: int, eik_n: int, eik_setup: bool, repeats: int = 2) -> None:
     """Per image after start-up through ``llava-ecg render`` and, when set up, ECG-Image-Kit, same records."""
     import os
     import resource
+    import shutil
     import subprocess
     import sys
     import tempfile
@@ -117,9 +124,14 @@ def cli(n: int, eik_n: int, eik_setup: bool) -> None:
             after = resource.getrusage(resource.RUSAGE_CHILDREN)
             return after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
 
-        one = run(records[:1], "one")
-        many = run(records[:n], "many")
-        ours[name] = (many - one) / (n - 1)
+        per_image = []
+        for _ in range(repeats):
+            one = run(records[:1], "one")
+            many = run(records[:n], "many")
+            per_image.append((many - one) / (n - 1))
+            for out in work.glob("*-*-*"):  # redraw, do not skip, on the next repeat
+                shutil.rmtree(out)
+        ours[name] = statistics.median(per_image)
     eik = {}
     sys.path.insert(0, str(root / "benchmarks" / "eik"))
     try:
@@ -132,8 +144,8 @@ def cli(n: int, eik_n: int, eik_setup: bool) -> None:
             eik[kind] = statistics.median(r["cpu_s"] for r in summary["images"])
     elif eik_n:
         print("ECG-Image-Kit reference not set up here (benchmarks/eik/setup.sh, EIK_HOME): anchors used instead")
-    print(f"\ncommand line, one worker, CPU time per image after start-up ((CPU for {n} records - CPU for 1) / {n - 1}; "
-          "ECG-Image-Kit: its per-image CPU time)")
+    print(f"\ncommand line, one worker, CPU time per image after start-up ((CPU for {n} records - CPU for 1) / {n - 1}, "
+          f"median of {repeats}; ECG-Image-Kit: median of its per-image CPU times)")
     print(f"{'case':34s} {'cpu ms':>9s} {'EIK s':>7s} {'x EIK':>7s}  EIK source")
     for name, (kwargs, _fmt, anchor) in CASES.items():
         kind = "heavy" if kwargs["distort"] else "clean"
@@ -146,14 +158,19 @@ def main():
     parser.add_argument("-n", type=int, default=30)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--cli", type=int, default=0, help="also time llava-ecg render on N records")
+    parser.add_argument("--cli-repeats", type=int, default=2, help="command-line runs per case (median)")
     parser.add_argument("--eik", type=int, default=0, help="also time ECG-Image-Kit on N records (with --cli)")
     parser.add_argument("--eik-setup", action="store_true", help="run benchmarks/eik/setup.sh when needed")
     args = parser.parse_args()
+    import os
+
+    print("load average (1, 5, 15 min) at start: %.2f %.2f %.2f on %d cores" % (*os.getloadavg(), os.cpu_count()))
     single(args.n)
     if args.cli:
-        cli(max(2, args.cli), args.eik, args.eik_setup)
+        cli(max(2, args.cli), args.eik, args.eik_setup, max(1, args.cli_repeats))
     if args.workers > 1:
         pooled(args.n * args.workers, args.workers)
+    print("load average at end: %.2f %.2f %.2f" % os.getloadavg())
 
 
 if __name__ == "__main__":

@@ -133,7 +133,7 @@ def test_wrinkle_noise_is_opencvs_bicubic_resize(cells, h, w):
                      interpolation=cv2.INTER_CUBIC)
     expected = big[h // ch: h // ch + h, w // cells: w // cells + w]
     got = _smooth_noise(np.random.default_rng(3), cells, h, w)
-    assert got.shape == (h, w) and np.abs(got - expected).max() < 1e-5
+    assert got.shape == (h, w) and np.abs(got - expected).max() < 1e-4
 
 
 def test_wrinkles_bend_the_paper(sinus):

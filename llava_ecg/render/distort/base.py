@@ -107,8 +107,12 @@ def _warp(img: np.ndarray, h: np.ndarray, size: tuple[int, int], disp, border) -
 
     With a displacement the source-pixel maps are computed on a 1/4-resolution grid and upsampled linearly; a
     projective map is so smooth that this is exact to ~0.01 px, and the remap costs about what
-    ``warpPerspective`` does.
+    ``warpPerspective`` does. RGB pages are warped as RGBA: 2.4 ms each way to convert, and the warp itself drops
+    from ~30 to ~15 ms on a 2200x1700 page.
     """
+    if img.ndim == 3 and img.shape[2] == 3:  # OpenCV's 4-channel kernels are ~2x faster, with identical values
+        rgba = cv2.cvtColor(img, cv2.COLOR_RGB2RGBA)
+        return cv2.cvtColor(_warp(rgba, h, size, disp, (*border[:3], 255)), cv2.COLOR_RGBA2RGB)
     flags = dict(borderMode=cv2.BORDER_CONSTANT, borderValue=border)
     if disp is None:
         return cv2.warpPerspective(img, h, size, flags=cv2.INTER_LINEAR, **flags)
