@@ -17,12 +17,20 @@ from .spec import RenderSpec
 
 @dataclass
 class RenderResult:
-    image: Image.Image  # "P" (palette) for clean pages, "RGB" for distorted ones
     spec: RenderSpec
     geometry: PageGeometry  # panel positions on the clean page
     plan: list[dict[str, Any]] = field(default_factory=list)  # every transform: applied?, parameters
     homography: list[list[float]] | None = None  # clean-page pixels -> output pixels
-    pixels: np.ndarray | None = field(default=None, repr=False)  # distorted pages: ``image`` as an RGB array
+    pixels: np.ndarray | None = field(default=None, repr=False)  # a distorted page as an RGB uint8 array
+    page: Image.Image | None = field(default=None, repr=False)  # a clean page (palette image)
+
+    @property
+    def image(self) -> Image.Image:
+        """"P" (palette) for clean pages, "RGB" for distorted ones (made from ``pixels`` on first use: a batch
+        that only encodes never pays the ~4 ms copy into PIL)."""
+        if self.page is None:
+            self.page = Image.fromarray(self.pixels, "RGB")
+        return self.page
 
     @property
     def params(self) -> dict[str, Any]:
@@ -30,7 +38,7 @@ class RenderResult:
         return {"spec": self.spec.to_dict(), "distortions": self.plan, "homography": self.homography}
 
     def encode(self, fmt: str | None = None) -> bytes:
-        if self.pixels is not None:  # the same bytes as from ``image``, without copying it back out of PIL
+        if self.pixels is not None:  # the same bytes as encoding ``image``
             return encode_pixels(self.pixels, fmt or self.spec.format, quality=self.spec.jpeg_quality)
         return encode(self.image, fmt or self.spec.format, quality=self.spec.jpeg_quality)
 
@@ -50,9 +58,9 @@ def render_page(ecg, spec: RenderSpec | Mapping[str, Any] | None = None, /, **ov
     grid = "none" if pipeline.drops_grid(plan) else None
     page, geometry = draw(ecg, spec, grid=grid)
     if not pipeline.transforms:
-        return RenderResult(page, spec, geometry, plan, np.eye(3).tolist())
+        return RenderResult(spec, geometry, plan, np.eye(3).tolist(), page=page)
     out, info = pipeline.apply(palette_to_rgb(page), plan)
-    return RenderResult(Image.fromarray(out, "RGB"), spec, geometry, plan, info["homography"], out)
+    return RenderResult(spec, geometry, plan, info["homography"], pixels=out)
 
 
 def palette_to_rgb(page: Image.Image) -> np.ndarray:

@@ -64,8 +64,7 @@ def run(args) -> int:
     from .batch import Job, find_records, read_record, render_many
     from .errors import RenderError
     from .api import render_page
-    from .encode import save
-    from llava_ecg.atomic import write_text
+    from llava_ecg.atomic import write_bytes, write_text
 
     try:
         spec = _spec(args)
@@ -83,7 +82,7 @@ def run(args) -> int:
         except (RenderError, ValueError) as exc:
             raise LlavaEcgError(f"{args.inputs[0]}: {exc}") from exc
         try:
-            save(result.image, out, fmt, quality=spec.jpeg_quality)
+            write_bytes(out, result.encode(fmt))
             if args.params:
                 write_text(out.with_suffix(".json"), json.dumps(result.params, indent=1))
         except OSError as exc:

@@ -226,8 +226,9 @@ class Compose:
             if pending_gain is None:
                 return img
             h, w = img.shape[:2]
+            gh, gw = max(2, h // GAIN_DOWNSCALE), max(2, w // GAIN_DOWNSCALE)
             # 8-bit field (gain x 200, steps of 0.5 %): resizing and multiplying uint8 is ~4x cheaper than float32
-            small = np.clip(pending_gain * GAIN_SCALE, 0, 255).astype(np.uint8)
+            small = np.clip(np.broadcast_to(pending_gain * GAIN_SCALE, (gh, gw, 3)), 0, 255).astype(np.uint8)
             field = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
             img = cv2.multiply(img, field, scale=1.0 / GAIN_SCALE)
             pending_gain = None
@@ -242,9 +243,9 @@ class Compose:
                     image = flush_warp(flush_gain(image))
                 h, w = image.shape[:2]
                 gh, gw = max(2, h // GAIN_DOWNSCALE), max(2, w // GAIN_DOWNSCALE)
-                field = t.gain(params, gh, gw).astype(np.float32)
-                field = np.broadcast_to(field, (gh, gw, 3)) if field.shape[-1] != 3 else field
-                pending_gain = field.copy() if pending_gain is None else pending_gain * field
+                field = t.gain(params, gh, gw).astype(np.float32)  # (gh, gw, 1 or 3) or (1, 1, 3)
+                # grey fields stay one channel until the flush: a third of the work at low resolution
+                pending_gain = field if pending_gain is None else pending_gain * field
                 disp = t.displacement(params, gh, gw, w)
                 if disp is not None:
                     pending_disp = disp if pending_disp is None else (pending_disp[0] + disp[0],
