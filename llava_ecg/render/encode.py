@@ -6,7 +6,7 @@ palette page is 1 byte/pixel and compresses to ~1/10 of the RGB size. Noisy dist
 
 A distorted page saved as PNG anyway (``format="png"``, e.g. to match ECG-Image-Kit's lossless output) is an RGB
 page whose sensor noise leaves deflate almost nothing to match; ``png.encode_png`` writes it (Up filter, ISA-L
-deflate), ~4x faster than OpenCV's fastest libpng setting and ~10x faster than Pillow (figures: docs/rendering.md).
+deflate), ~5x faster than OpenCV's fastest libpng setting and ~15x faster than Pillow (docs/rendering.md).
 Palette (quantised) PNG is not lossless on noisy pages, so it is not used for them. JPEG of RGB arrays goes
 through OpenCV's libjpeg-turbo: the same bytes as Pillow's at the same quality (checked in the tests), without a
 copy into a PIL image first.
