@@ -122,9 +122,8 @@ def _warp(img: np.ndarray, h: np.ndarray, size: tuple[int, int], disp, border) -
     lw, lh = -(-out_w // s) + 2, -(-out_h // s) + 2
     # grid points at s*j - s + (s-1)/2: after cv2.resize by s, output pixel X holds the map of X - s, so the
     # crop [s:] is exact and clamped border samples fall outside it
-    xs = s * np.arange(lw, dtype=np.float64) - s + (s - 1) / 2
-    ys = s * np.arange(lh, dtype=np.float64) - s + (s - 1) / 2
-    gx, gy = np.meshgrid(xs, ys)
+    gx = (s * np.arange(lw, dtype=np.float64) - s + (s - 1) / 2)[None, :]  # broadcast, not meshgrid: same values
+    gy = (s * np.arange(lh, dtype=np.float64) - s + (s - 1) / 2)[:, None]
     inv = np.linalg.inv(h)
     den = inv[2, 0] * gx + inv[2, 1] * gy + inv[2, 2]
     qx = (inv[0, 0] * gx + inv[0, 1] * gy + inv[0, 2]) / den
