@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 import cv2
 import numpy as np
@@ -57,9 +58,10 @@ class Shading(Transform):
 CUBIC_A = -0.75  # OpenCV's bicubic kernel parameter
 
 
+@lru_cache(maxsize=256)  # a page size and a lattice size recur on every wrinkled page
 def _cubic_weights(n_out: int, n_src: int, scale: float, offset: int) -> np.ndarray:
     """The (n_out, n_src) weights of OpenCV's INTER_CUBIC resize (source x = (X + 0.5) * scale - 0.5, edges
-    replicated) for output pixels ``offset`` .. ``offset + n_out - 1``."""
+    replicated) for output pixels ``offset`` .. ``offset + n_out - 1``. Read-only (shared by the cache)."""
     x = (np.arange(offset, offset + n_out) + 0.5) * scale - 0.5
     base = np.floor(x)
     t = x - base
@@ -71,7 +73,9 @@ def _cubic_weights(n_out: int, n_src: int, scale: float, offset: int) -> np.ndar
     rows = np.arange(n_out)
     for k, c in enumerate((c0, c1, c2, 1 - c0 - c1 - c2)):
         np.add.at(weights, (rows, np.clip(base.astype(int) - 1 + k, 0, n_src - 1)), c)
-    return weights.astype(np.float32)
+    weights = weights.astype(np.float32)
+    weights.setflags(write=False)
+    return weights
 
 
 def _smooth_noise(rng: np.random.Generator, cells: int, h: int, w: int) -> np.ndarray:
