@@ -1,7 +1,7 @@
 """Lossless RGB PNG for distorted pages: the Up row filter in NumPy, one deflate call, four chunks.
 
 Sensor noise leaves deflate little to match, so what costs is entropy coding ~11 MB per 2200x1700 page. ISA-L's
-deflate (PyPI ``isal``, level 1, 256-byte window) does that ~5x faster than zlib at about the same size; without
+deflate (PyPI ``isal``, level 1, 64-byte window) does that ~5x faster than zlib at about the same size; without
 it, zlib's Huffman-only strategy (what OpenCV's fast setting used, without libpng's per-row overhead) is the
 fallback.
 Figures for every option measured are in docs/rendering.md ("PNG of distorted pages").
@@ -20,9 +20,9 @@ except ImportError:  # an install without the isal wheel: same pixels out of the
 
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
 FILTER_UP = 2
-# ISA-L's match window: 256 bytes, the smallest a zlib header declares. After the Up filter sensor noise has no
-# long-range matches, so the full 32 KB window only costs time (~1.4x) for ~2 % smaller files.
-HISTORY_BITS = 8
+# ISA-L's match window: 64 bytes (the stream declares 256, the smallest a zlib header can). After the Up filter
+# sensor noise has no long-range matches, so the full 32 KB window only costs time (~1.7x) for ~2 % smaller files.
+HISTORY_BITS = 6
 COLOR_TYPE = {1: 0, 3: 2}  # channels -> PNG colour type (grey, RGB)
 
 
