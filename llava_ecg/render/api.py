@@ -29,6 +29,14 @@ class RenderResult:
         """The image's recipe, plain JSON: spec, distortion steps and the overall homography."""
         return {"spec": self.spec.to_dict(), "distortions": self.plan, "homography": self.homography}
 
+    def rgb(self) -> np.ndarray:
+        """The page as an (H, W, 3) uint8 RGB array (for a training loader), without a copy out of PIL."""
+        if self.pixels is not None:
+            return self.pixels
+        if self.image.mode == "P":
+            return palette_to_rgb(self.image)
+        return np.asarray(self.image.convert("RGB"))
+
     def encode(self, fmt: str | None = None) -> bytes:
         if self.pixels is not None:  # the same bytes as from ``image``, without copying it back out of PIL
             return encode_pixels(self.pixels, fmt or self.spec.format, quality=self.spec.jpeg_quality)

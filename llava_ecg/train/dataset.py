@@ -99,6 +99,7 @@ class EcgSupervisedDataset(Dataset):
         self.plan = EpochPlan([len(s) for s in self.stores], [s.weight for s in sources], seed)
         self._preprocessor = None
         self._logged: set = set()
+        self._malloc_pid = None
 
     def __len__(self) -> int:
         return self.plan.epoch_length
@@ -204,9 +205,15 @@ class EcgSupervisedDataset(Dataset):
         except (UnidentifiedImageError, OSError, ValueError) as exc:
             raise CorruptSample("unreadable_image", f"{path}: {exc}") from exc
 
-    def render_image(self, spec: dict, source: SourceSpec, epoch: int):
-        from llava_ecg.render import RenderSpec, render
+    def render_image(self, spec: dict, source: SourceSpec, epoch: int) -> np.ndarray:
+        """The row's page as an (H, W, 3) uint8 RGB array: the preprocessing takes it without a PIL round trip."""
+        from llava_ecg.render import RenderSpec, render_page
+        from llava_ecg.render.pool import retain_freed_memory
         from llava_ecg.signals import read_record
+
+        if self._malloc_pid != os.getpid():  # once per DataLoader worker: page-sized buffers are reused, not
+            self._malloc_pid = os.getpid()   # handed back to the kernel and faulted in again for every page
+            retain_freed_memory()
 
         spec = dict(spec)
         record = spec.pop("record", None)
@@ -230,6 +237,6 @@ class EcgSupervisedDataset(Dataset):
         except (ValueError, OSError, KeyError) as exc:  # ECGReadError is a ValueError
             raise CorruptSample("unreadable_record", f"{path}: {exc}") from exc
         try:
-            return render(ecg, RenderSpec.from_dict(spec))
+            return render_page(ecg, RenderSpec.from_dict(spec)).rgb()
         except Exception as exc:  # a drawing failure on one record must not end a day-long run
             raise CorruptSample("render_failed", f"{path}: {type(exc).__name__}: {exc}") from exc
