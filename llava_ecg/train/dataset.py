@@ -50,6 +50,14 @@ class DataConfigError(LlavaEcgError):
     """The data options cannot work for any row (not a corrupt sample)."""
 
 
+def _single_threaded_opencv() -> None:
+    try:
+        import cv2
+    except ImportError:  # a custom renderer may not need OpenCV
+        return
+    cv2.setNumThreads(1)
+
+
 def epoch_seed(seed: int, epoch: int) -> int:
     """Render seed for ``epoch``: the row's own seed in epoch 0, a derived one afterwards."""
     if epoch == 0:
@@ -99,7 +107,7 @@ class EcgSupervisedDataset(Dataset):
         self.plan = EpochPlan([len(s) for s in self.stores], [s.weight for s in sources], seed)
         self._preprocessor = None
         self._logged: set = set()
-        self._malloc_pid = None
+        self._worker_pid = None
 
     def __len__(self) -> int:
         return self.plan.epoch_length
@@ -211,9 +219,13 @@ class EcgSupervisedDataset(Dataset):
         from llava_ecg.render.pool import retain_freed_memory
         from llava_ecg.signals import read_record
 
-        if self._malloc_pid != os.getpid():  # once per DataLoader worker: page-sized buffers are reused, not
-            self._malloc_pid = os.getpid()   # handed back to the kernel and faulted in again for every page
+        if self._worker_pid != os.getpid():  # once per DataLoader worker process
+            self._worker_pid = os.getpid()
+            # page-sized buffers are reused instead of handed back to the kernel and faulted in again for every
+            # page, and OpenCV draws on this worker's core only (its thread pool costs CPU time and contends with
+            # the other workers; the loader's parallelism is the workers)
             retain_freed_memory()
+            _single_threaded_opencv()
 
         spec = dict(spec)
         record = spec.pop("record", None)

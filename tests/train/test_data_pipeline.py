@@ -5,6 +5,7 @@ import json
 import sys
 import types
 
+import numpy as np
 import pytest
 import torch
 from PIL import Image
@@ -203,7 +204,7 @@ def test_upstream_model_accepts_our_mixed_batch_for_every_merge_type(tiny_checkp
 
 def test_on_the_fly_rows_render_in_the_worker_with_a_fresh_seed_per_epoch(tiny_base, tokenizer, tmp_path,
                                                                           monkeypatch):
-    """The render path, against stand-ins for signals.read_record / render.render (their own tests cover them)."""
+    """The render path, against stand-ins for signals.read_record / render.render_page (their own tests cover them)."""
     calls = []
 
     class FakeSpec:
@@ -219,13 +220,14 @@ def test_on_the_fly_rows_render_in_the_worker_with_a_fresh_seed_per_epoch(tiny_b
             raise ValueError(f"{path}: bad header")
         return ("ecg", str(path), source)
 
-    def fake_render(ecg, spec):
+    def fake_render_page(ecg, spec):
         calls.append((ecg, spec.d))
-        return Image.new("RGB", (120, 40), (250, 250, 250))
+        return types.SimpleNamespace(rgb=lambda: np.full((40, 120, 3), 250, np.uint8))
 
     monkeypatch.setitem(sys.modules, "llava_ecg.signals", types.SimpleNamespace(read_record=fake_read))
-    monkeypatch.setitem(sys.modules, "llava_ecg.render", types.SimpleNamespace(render=fake_render,
+    monkeypatch.setitem(sys.modules, "llava_ecg.render", types.SimpleNamespace(render_page=fake_render_page,
                                                                                RenderSpec=FakeSpec))
+    monkeypatch.setitem(sys.modules, "llava_ecg.render.pool", types.SimpleNamespace(retain_freed_memory=bool))
     conv = [{"from": "human", "value": "<image>\nRhythm?"}, {"from": "gpt", "value": "Sinus rhythm."}]
     rows = [{"id": "r0", "image": "r0.png", "conversations": conv,
              "render": {"record": "ptb/00001_hr", "source": "ptbxl", "layout": "3x4", "distort": "light", "seed": 7}},
