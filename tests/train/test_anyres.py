@@ -12,7 +12,7 @@ PINPOINTS = [[336, 672], [672, 336], [672, 672], [1008, 336], [336, 1008]]  # ll
 # levels off; see llava_ecg/train/anyres.py for why exact 22-bit arithmetic is not worth its cost.
 TOLERANCE = 0.031
 ONE_LEVEL = 0.016  # 1 / 255 / 0.2613 = 0.0150
-MAX_TWO_LEVEL_VALUES = 40  # per image (of ~1-2 M values); measured <= 31 on these shapes
+MAX_TWO_LEVEL_VALUES = 64  # per image (of ~1-2 M values); measured <= 31 on these shapes, 25-34 on clean 200-dpi pages
 
 
 @pytest.fixture(scope="module")
@@ -66,6 +66,7 @@ def test_fast_anyres_matches_upstream_on_rendered_pages(clip_l336, distort):
     page = render(synthesize("afib", seed=3), RenderSpec(layout="3x4", dpi=200, distort=distort, seed=3))
     diff = _compare(page, clip_l336)
     assert diff.shape[0] == 5 and diff.max() <= TOLERANCE and diff.mean() < 1e-3
+    assert int((diff > ONE_LEVEL).sum()) <= MAX_TWO_LEVEL_VALUES
 
 
 def test_other_processors_take_upstreams_exact_path(clip_l336):

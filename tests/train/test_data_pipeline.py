@@ -8,7 +8,6 @@ import types
 import numpy as np
 import pytest
 import torch
-from PIL import Image
 
 from llava_ecg.train.dataset import IGNORE_INDEX, STATS_KEY, EcgSupervisedDataset, epoch_seed
 from llava_ecg.train.mixture import SourceSpec
