@@ -90,7 +90,7 @@ def on_the_fly(work: Path, n: int, profile: int = 0) -> dict:
     from llava.mm_utils import process_anyres_image
     from llava.train import train as T
 
-    from llava_ecg.render import get_pipeline, render_page
+    from llava_ecg.render import get_pipeline, render_rgb
     from llava_ecg.render.api import draw, palette_to_rgb
     from llava_ecg.signals import read_record
 
@@ -119,7 +119,7 @@ def on_the_fly(work: Path, n: int, profile: int = 0) -> dict:
         for name, (start, end) in zip(stages, [(t0, t1), (t1, t2), (t2, t3), (t3, t4), (t4, t5), (t5, t6)]):
             t[name] += end - start
         if i == 0:  # the breakdown times what the dataset does
-            assert np.array_equal(rgb, render_page(ecg, spec).rgb())
+            assert np.array_equal(rgb, render_rgb(ecg, spec))
     start, cpu_start = time.perf_counter(), time.process_time()
     for i in range(n):
         item = ds[i]

@@ -29,14 +29,6 @@ class RenderResult:
         """The image's recipe, plain JSON: spec, distortion steps and the overall homography."""
         return {"spec": self.spec.to_dict(), "distortions": self.plan, "homography": self.homography}
 
-    def rgb(self) -> np.ndarray:
-        """The page as an (H, W, 3) uint8 RGB array (for a training loader), without a copy out of PIL."""
-        if self.pixels is not None:
-            return self.pixels
-        if self.image.mode == "P":
-            return palette_to_rgb(self.image)
-        return np.asarray(self.image.convert("RGB"))
-
     def encode(self, fmt: str | None = None) -> bytes:
         if self.pixels is not None:  # the same bytes as from ``image``, without copying it back out of PIL
             return encode_pixels(self.pixels, fmt or self.spec.format, quality=self.spec.jpeg_quality)
@@ -53,14 +45,31 @@ def _spec(spec: RenderSpec | Mapping[str, Any] | None, overrides: dict[str, Any]
 def render_page(ecg, spec: RenderSpec | Mapping[str, Any] | None = None, /, **overrides) -> RenderResult:
     """Draws ``ecg`` per ``spec`` (a RenderSpec, its dict, or keyword fields) and reports how."""
     spec = _spec(spec, overrides)
+    page, geometry, plan, out, homography = _draw_and_distort(ecg, spec)
+    if out is None:
+        return RenderResult(page, spec, geometry, plan, homography)
+    return RenderResult(Image.fromarray(out, "RGB"), spec, geometry, plan, homography, out)
+
+
+def render_rgb(ecg, spec: RenderSpec | Mapping[str, Any] | None = None, /, **overrides) -> np.ndarray:
+    """``render`` as an (H, W, 3) uint8 RGB array, the same pixels: what a training loader hands the vision
+    preprocessing, without building a PIL image of a distorted page or copying one back out of PIL."""
+    page, _, _, out, _ = _draw_and_distort(ecg, _spec(spec, overrides))
+    if out is not None:
+        return out
+    return palette_to_rgb(page) if page.mode == "P" else np.asarray(page.convert("RGB"))
+
+
+def _draw_and_distort(ecg, spec: RenderSpec):
+    """(clean page, geometry, distortion plan, distorted RGB array or None when nothing applies, homography)."""
     pipeline = get_pipeline(spec.distort)
     plan = pipeline.sample(spec.seed)
     grid = "none" if pipeline.drops_grid(plan) else None
     page, geometry = draw(ecg, spec, grid=grid)
     if not pipeline.transforms:
-        return RenderResult(page, spec, geometry, plan, np.eye(3).tolist())
+        return page, geometry, plan, None, np.eye(3).tolist()
     out, info = pipeline.apply(palette_to_rgb(page), plan)
-    return RenderResult(Image.fromarray(out, "RGB"), spec, geometry, plan, info["homography"], out)
+    return page, geometry, plan, out, info["homography"]
 
 
 def palette_to_rgb(page: Image.Image) -> np.ndarray:

@@ -215,7 +215,7 @@ class EcgSupervisedDataset(Dataset):
 
     def render_image(self, spec: dict, source: SourceSpec, epoch: int) -> np.ndarray:
         """The row's page as an (H, W, 3) uint8 RGB array: the preprocessing takes it without a PIL round trip."""
-        from llava_ecg.render import RenderSpec, render_page
+        from llava_ecg.render import RenderSpec, render_rgb
         from llava_ecg.render.pool import retain_freed_memory
         from llava_ecg.signals import read_record
 
@@ -249,6 +249,6 @@ class EcgSupervisedDataset(Dataset):
         except (ValueError, OSError, KeyError) as exc:  # ECGReadError is a ValueError
             raise CorruptSample("unreadable_record", f"{path}: {exc}") from exc
         try:
-            return render_page(ecg, RenderSpec.from_dict(spec)).rgb()
+            return render_rgb(ecg, RenderSpec.from_dict(spec))
         except Exception as exc:  # a drawing failure on one record must not end a day-long run
             raise CorruptSample("render_failed", f"{path}: {type(exc).__name__}: {exc}") from exc
