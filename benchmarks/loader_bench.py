@@ -43,8 +43,10 @@ def offline_env(work: Path) -> dict:
     return env
 
 
-def on_the_fly(work: Path, n: int) -> dict:
+def on_the_fly(work: Path, n: int, profile: int = 0) -> dict:
+    import numpy as np
     import torch
+    from PIL import Image
     from transformers import AutoTokenizer, CLIPImageProcessor
 
     from llava_ecg import compat
@@ -82,42 +84,65 @@ def on_the_fly(work: Path, n: int) -> dict:
     ds = EcgSupervisedDataset([SourceSpec(str(work / "rows.jsonl"), None, str(work / "records"), 1.0, "otf")], tok, da)
     ds[0]  # warm-up (imports, JIT caches)
 
-    # stage breakdown on the same rows, then the end-to-end figure
-    from llava_ecg.render import render
-    from llava_ecg.signals import read_record
-
+    # stage breakdown on the same rows (the dataset's own steps, one by one), then the end-to-end figure
     import copy
 
     from llava.mm_utils import process_anyres_image
     from llava.train import train as T
 
-    t = {"read": 0.0, "render": 0.0, "anyres_preprocess": 0.0, "upstream_anyres": 0.0, "tokenise": 0.0}
+    from llava_ecg.render import get_pipeline, render_rgb
+    from llava_ecg.render.api import draw, palette_to_rgb
+    from llava_ecg.signals import read_record
+
+    stages = ("read", "draw", "palette_to_rgb", "distort", "anyres", "tokenise")
+    t = dict.fromkeys(stages + ("upstream_anyres",), 0.0)
     clock = time.process_time
     for i in range(n):
+        spec = RenderSpec.from_dict({k: v for k, v in rows[i]["render"].items() if k not in ("record", "source")})
         t0 = clock()
         ecg = read_record(work / "records" / f"r{i}")
         t1 = clock()
-        image = render(ecg, RenderSpec.from_dict({k: v for k, v in rows[i]["render"].items()
-                                                  if k not in ("record", "source")}))
+        pipeline = get_pipeline(spec.distort)
+        plan = pipeline.sample(spec.seed)
+        page, _ = draw(ecg, spec, grid="none" if pipeline.drops_grid(plan) else None)
         t2 = clock()
-        pixels, _ = ds.preprocessor(image)
+        rgb = palette_to_rgb(page)
         t3 = clock()
-        T.preprocess(T.preprocess_multimodal(copy.deepcopy([rows[i]["conversations"]]), da), tok, has_image=True)
+        rgb, _ = pipeline.apply(rgb, plan)
         t4 = clock()
-        process_anyres_image(image.convert("RGB"), da.image_processor, PINPOINTS)
-        t["upstream_anyres"] += clock() - t4
-        t["tokenise"] += t4 - t3
-        t["read"] += t1 - t0
-        t["render"] += t2 - t1
-        t["anyres_preprocess"] += t3 - t2
+        pixels, _ = ds.preprocessor(rgb)
+        t5 = clock()
+        T.preprocess(T.preprocess_multimodal(copy.deepcopy([rows[i]["conversations"]]), da), tok, has_image=True)
+        t6 = clock()
+        process_anyres_image(Image.fromarray(rgb), da.image_processor, PINPOINTS)
+        t["upstream_anyres"] += clock() - t6
+        for name, (start, end) in zip(stages, [(t0, t1), (t1, t2), (t2, t3), (t3, t4), (t4, t5), (t5, t6)]):
+            t[name] += end - start
+        if i == 0:  # the breakdown times what the dataset does
+            assert np.array_equal(rgb, render_rgb(ecg, spec))
     start, cpu_start = time.perf_counter(), time.process_time()
     for i in range(n):
         item = ds[i]
     total, cpu = time.perf_counter() - start, time.process_time() - cpu_start
+    result = {"samples_per_s_per_core": n / cpu, "ms_per_sample": 1000 * cpu / n, "wall_ms_per_sample": 1000 * total / n,
+              "stage_ms": {k: round(1000 * v / n, 1) for k, v in t.items()},
+              "tiles": int(pixels.shape[0]), "image_size": [rgb.shape[1], rgb.shape[0]],
+              "input_tokens": int(len(item["input_ids"])), "load_average": os.getloadavg()[0]}
+    if profile:
+        import cProfile
+        import io
+        import pstats
+
+        prof = cProfile.Profile()
+        prof.enable()
+        for i in range(n):
+            ds[i]
+        prof.disable()
+        out = io.StringIO()
+        pstats.Stats(prof, stream=out).sort_stats("tottime").print_stats(profile)
+        result["profile"] = out.getvalue()
     # one thread: CPU time is the per-core cost even when other processes share the cores (wall time is not)
-    return {"samples_per_s_per_core": n / cpu, "ms_per_sample": 1000 * cpu / n, "wall_ms_per_sample": 1000 * total / n,
-            "stage_ms": {k: round(1000 * v / n, 1) for k, v in t.items()},
-            "tiles": int(pixels.shape[0]), "image_size": list(image.size), "input_tokens": int(len(item["input_ids"]))}
+    return result
 
 
 def _write_prerendered(work: Path, n: int) -> Path:
@@ -267,17 +292,21 @@ def main() -> int:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--workdir", type=Path, default=None)
     ap.add_argument("--skip", choices=["otf", "overhead"], default=None)
+    ap.add_argument("--profile", type=int, default=0, metavar="N",
+                    help="also cProfile the on-the-fly samples and print the N functions with the most own time")
     args = ap.parse_args()
     work = args.workdir or Path(tempfile.mkdtemp(prefix="loader_bench_"))
     os.environ.update({k: v for k, v in offline_env(work).items() if k != "PYTHONPATH"})
     result = {}
     if args.skip != "otf":
-        r = on_the_fly(work, args.n)
+        r = on_the_fly(work, args.n, args.profile)
+        if r.get("profile"):
+            print(r.pop("profile"))
         result["on_the_fly"] = r
         print(f"on-the-fly render+distort+anyres+tokenise: {r['samples_per_s_per_core']:.1f} samples/s/core "
               f"({r['ms_per_sample']:.0f} ms/sample; stages ms {r['stage_ms']}; "
               f"{r['tiles']} tiles of 336 px from {r['image_size']}, {r['input_tokens']} text tokens; "
-              f"wall {r['wall_ms_per_sample']:.0f} ms/sample)  target >= 25")
+              f"wall {r['wall_ms_per_sample']:.0f} ms/sample; load average {r['load_average']:.1f})  target >= 25")
     if args.skip != "overhead":
         r = step_overhead(work, args.steps, args.repeats)
         result["step_overhead"] = r

@@ -53,14 +53,31 @@ def _spec(spec: RenderSpec | Mapping[str, Any] | None, overrides: dict[str, Any]
 def render_page(ecg, spec: RenderSpec | Mapping[str, Any] | None = None, /, **overrides) -> RenderResult:
     """Draws ``ecg`` per ``spec`` (a RenderSpec, its dict, or keyword fields) and reports how."""
     spec = _spec(spec, overrides)
+    page, geometry, plan, out, homography = _draw_and_distort(ecg, spec)
+    if out is None:
+        return RenderResult(spec, geometry, plan, homography, page=page)
+    return RenderResult(spec, geometry, plan, homography, pixels=out)
+
+
+def render_rgb(ecg, spec: RenderSpec | Mapping[str, Any] | None = None, /, **overrides) -> np.ndarray:
+    """``render`` as an (H, W, 3) uint8 RGB array, the same pixels: what a training loader hands the vision
+    preprocessing, without building a PIL image of a distorted page or copying one back out of PIL."""
+    page, _, _, out, _ = _draw_and_distort(ecg, _spec(spec, overrides))
+    if out is not None:
+        return out
+    return palette_to_rgb(page) if page.mode == "P" else np.asarray(page.convert("RGB"))
+
+
+def _draw_and_distort(ecg, spec: RenderSpec):
+    """(clean page, geometry, distortion plan, distorted RGB array or None when nothing applies, homography)."""
     pipeline = get_pipeline(spec.distort)
     plan = pipeline.sample(spec.seed)
     grid = "none" if pipeline.drops_grid(plan) else None
     page, geometry = draw(ecg, spec, grid=grid)
     if not pipeline.transforms:
-        return RenderResult(spec, geometry, plan, np.eye(3).tolist(), page=page)
+        return page, geometry, plan, None, np.eye(3).tolist()
     out, info = pipeline.apply(palette_to_rgb(page), plan)
-    return RenderResult(spec, geometry, plan, info["homography"], pixels=out)
+    return page, geometry, plan, out, info["homography"]
 
 
 def palette_to_rgb(page: Image.Image) -> np.ndarray:

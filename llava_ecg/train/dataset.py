@@ -50,6 +50,14 @@ class DataConfigError(LlavaEcgError):
     """The data options cannot work for any row (not a corrupt sample)."""
 
 
+def _single_threaded_opencv() -> None:
+    try:
+        import cv2
+    except ImportError:  # a custom renderer may not need OpenCV
+        return
+    cv2.setNumThreads(1)
+
+
 def epoch_seed(seed: int, epoch: int) -> int:
     """Render seed for ``epoch``: the row's own seed in epoch 0, a derived one afterwards."""
     if epoch == 0:
@@ -99,6 +107,7 @@ class EcgSupervisedDataset(Dataset):
         self.plan = EpochPlan([len(s) for s in self.stores], [s.weight for s in sources], seed)
         self._preprocessor = None
         self._logged: set = set()
+        self._worker_pid = None
 
     def __len__(self) -> int:
         return self.plan.epoch_length
@@ -204,9 +213,19 @@ class EcgSupervisedDataset(Dataset):
         except (UnidentifiedImageError, OSError, ValueError) as exc:
             raise CorruptSample("unreadable_image", f"{path}: {exc}") from exc
 
-    def render_image(self, spec: dict, source: SourceSpec, epoch: int):
-        from llava_ecg.render import RenderSpec, render
+    def render_image(self, spec: dict, source: SourceSpec, epoch: int) -> np.ndarray:
+        """The row's page as an (H, W, 3) uint8 RGB array: the preprocessing takes it without a PIL round trip."""
+        from llava_ecg.render import RenderSpec, render_rgb
+        from llava_ecg.render.pool import retain_freed_memory
         from llava_ecg.signals import read_record
+
+        if self._worker_pid != os.getpid():  # once per DataLoader worker process
+            self._worker_pid = os.getpid()
+            # page-sized buffers are reused instead of handed back to the kernel and faulted in again for every
+            # page, and OpenCV draws on this worker's core only (its thread pool costs CPU time and contends with
+            # the other workers; the loader's parallelism is the workers)
+            retain_freed_memory()
+            _single_threaded_opencv()
 
         spec = dict(spec)
         record = spec.pop("record", None)
@@ -230,6 +249,6 @@ class EcgSupervisedDataset(Dataset):
         except (ValueError, OSError, KeyError) as exc:  # ECGReadError is a ValueError
             raise CorruptSample("unreadable_record", f"{path}: {exc}") from exc
         try:
-            return render(ecg, RenderSpec.from_dict(spec))
+            return render_rgb(ecg, RenderSpec.from_dict(spec))
         except Exception as exc:  # a drawing failure on one record must not end a day-long run
             raise CorruptSample("render_failed", f"{path}: {type(exc).__name__}: {exc}") from exc

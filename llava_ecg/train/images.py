@@ -6,7 +6,7 @@
 * ``anyres``: what upstream ``llava.mm_utils.process_anyres_image`` computes (base view + tiles,
   ``(1+N, 3, H, W)``) with ``image_grid_pinpoints`` from the recipe or the model config; square vision inputs
   only, because upstream tiles with ``crop_size['height']``. CLIP-style processors go through
-  ``llava_ecg.train.anyres.FastAnyres`` (~10x faster, within one or two 8-bit levels of upstream, see there);
+  ``llava_ecg.train.anyres.FastAnyres`` (~6x faster, within one or two 8-bit levels of upstream, see there);
   others through upstream's own helpers, bit-identical.
   Pixels go through numpy: transformers' ``return_tensors="pt"`` path costs 10-40 ms per tile.
 * anything else (``square``): the processor as is.
@@ -71,7 +71,7 @@ def pad_to_aspect(image: Image.Image, height: int, width: int, fill: tuple[int, 
 
 
 class ImagePreprocessor:
-    """Turns a PIL image into what upstream ``LlavaLlamaForCausalLM.forward`` takes as one ``images`` entry."""
+    """Turns a PIL image (or an RGB array) into one ``images`` entry of upstream ``LlavaLlamaForCausalLM.forward``."""
 
     def __init__(self, processor, aspect: str = "pad", grid_pinpoints=None):
         self.processor = processor
@@ -106,7 +106,7 @@ class ImagePreprocessor:
 
     def _anyres(self, image: Image.Image) -> torch.Tensor:
         """``llava.mm_utils.process_anyres_image``: fast path when it applies, else its own helpers."""
-        if self._fast is not None and self._fast.applies(image):
+        if self._fast is not None:
             return self._fast(image)
         from llava.mm_utils import divide_to_patches, resize_and_pad_image, select_best_resolution
 
@@ -116,7 +116,13 @@ class ImagePreprocessor:
         views = [image.resize((edge, edge))] + tiles
         return torch.from_numpy(np.stack([self._array(v) for v in views]))
 
-    def __call__(self, image: Image.Image) -> tuple[torch.Tensor, tuple[int, int]]:
+    def __call__(self, image: Image.Image | np.ndarray) -> tuple[torch.Tensor, tuple[int, int]]:
+        """``image``: a PIL image, or an (H, W, 3) uint8 RGB array (what on-the-fly rendering gives)."""
+        if isinstance(image, np.ndarray):
+            size = (image.shape[1], image.shape[0])
+            if self._fast is not None:
+                return self._fast(image), size
+            image = Image.fromarray(image, "RGB")
         if image.mode != "RGB":
             image = image.convert("RGB")
         size = image.size

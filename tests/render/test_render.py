@@ -3,7 +3,7 @@ import hashlib
 import numpy as np
 import pytest
 
-from llava_ecg.render import LAYOUTS, GRIDS, RenderError, digitize, encode, render, render_page
+from llava_ecg.render import LAYOUTS, GRIDS, RenderError, digitize, encode, render, render_page, render_rgb
 from llava_ecg.render.header import header_lines
 from llava_ecg.signals.ecg import ECG
 
@@ -154,3 +154,12 @@ def test_header_is_optional_and_prints_meta(sinus):
 def test_rhythm_layout_is_small_at_low_dpi(sinus):
     image = render(sinus, layout="rhythm", dpi=24)
     assert image.size[0] <= 270 and image.size[1] <= 64
+
+
+@pytest.mark.parametrize("distort", ["none", "light"])
+def test_render_rgb_is_the_page_as_an_rgb_array(sinus, distort):
+    """What an on-the-fly training loader takes instead of the PIL page: the same pixels."""
+    rgb = render_rgb(sinus, layout="3x4", distort=distort, seed=4, dpi=100)
+    image = render(sinus, layout="3x4", distort=distort, seed=4, dpi=100)
+    assert rgb.dtype == np.uint8 and rgb.shape == (image.height, image.width, 3)
+    assert np.array_equal(rgb, np.asarray(image.convert("RGB")))

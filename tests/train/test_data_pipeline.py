@@ -5,9 +5,9 @@ import json
 import sys
 import types
 
+import numpy as np
 import pytest
 import torch
-from PIL import Image
 
 from llava_ecg.train.dataset import IGNORE_INDEX, STATS_KEY, EcgSupervisedDataset, epoch_seed
 from llava_ecg.train.mixture import SourceSpec
@@ -203,7 +203,7 @@ def test_upstream_model_accepts_our_mixed_batch_for_every_merge_type(tiny_checkp
 
 def test_on_the_fly_rows_render_in_the_worker_with_a_fresh_seed_per_epoch(tiny_base, tokenizer, tmp_path,
                                                                           monkeypatch):
-    """The render path, against stand-ins for signals.read_record / render.render (their own tests cover them)."""
+    """The render path, against stand-ins for signals.read_record / render.render_rgb (their own tests cover them)."""
     calls = []
 
     class FakeSpec:
@@ -219,13 +219,14 @@ def test_on_the_fly_rows_render_in_the_worker_with_a_fresh_seed_per_epoch(tiny_b
             raise ValueError(f"{path}: bad header")
         return ("ecg", str(path), source)
 
-    def fake_render(ecg, spec):
+    def fake_render_rgb(ecg, spec):
         calls.append((ecg, spec.d))
-        return Image.new("RGB", (120, 40), (250, 250, 250))
+        return np.full((40, 120, 3), 250, np.uint8)
 
     monkeypatch.setitem(sys.modules, "llava_ecg.signals", types.SimpleNamespace(read_record=fake_read))
-    monkeypatch.setitem(sys.modules, "llava_ecg.render", types.SimpleNamespace(render=fake_render,
+    monkeypatch.setitem(sys.modules, "llava_ecg.render", types.SimpleNamespace(render_rgb=fake_render_rgb,
                                                                                RenderSpec=FakeSpec))
+    monkeypatch.setitem(sys.modules, "llava_ecg.render.pool", types.SimpleNamespace(retain_freed_memory=bool))
     conv = [{"from": "human", "value": "<image>\nRhythm?"}, {"from": "gpt", "value": "Sinus rhythm."}]
     rows = [{"id": "r0", "image": "r0.png", "conversations": conv,
              "render": {"record": "ptb/00001_hr", "source": "ptbxl", "layout": "3x4", "distort": "light", "seed": 7}},

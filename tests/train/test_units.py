@@ -203,9 +203,8 @@ def test_pad_and_anyres_match_upstream_for_square_inputs(clip336):
     assert torch.equal(process_images(images, clip336, cfg), upstream_process(images, clip336, cfg))
     cfg.image_aspect_ratio, cfg.image_grid_pinpoints = "anyres", [[64, 128], [128, 64], [128, 128]]
     ours, theirs = process_images(images, clip336, cfg), upstream_process(images, clip336, cfg)
-    # landscape images take the fast path (tests/train/test_anyres.py), the portrait one upstream's exact path
+    # every shape takes the fast path (tests/train/test_anyres.py): within two 8-bit levels of upstream
     assert all(a.shape == b.shape and (a - b).abs().max() <= ANYRES_TOLERANCE for a, b in zip(ours, theirs))
-    assert torch.equal(ours[1], theirs[1])
     pixels, size = ImagePreprocessor(clip336, "anyres", "[[64,128],[128,64]]")(images[0])
     assert pixels.shape == (3, 3, 64, 64) and size == (200, 50)
     dummy, _ = ImagePreprocessor(clip336, "anyres", [[64, 128]]).dummy()
