@@ -46,7 +46,10 @@ def test_distorted_png_is_lossless_rgb_and_fast_to_write(sinus):
     decoded = Image.open(io.BytesIO(fast))
     assert decoded.mode == "RGB" and np.array_equal(np.asarray(decoded), np.asarray(image))  # lossless
     assert len(fast) < 1.1 * len(buf.getvalue())
-    assert fast_s < pillow_s / 3, (fast_s, pillow_s)  # measured ~8x with ISA-L, ~2.5x with zlib alone
+    from llava_ecg.render import png
+
+    margin = 3 if png.igzip_lib is not None else 1.5  # measured ~15x with ISA-L, ~3.4x with zlib alone
+    assert fast_s < pillow_s / margin, (fast_s, pillow_s)
 
 
 @pytest.mark.parametrize("deflate", ["isal", "zlib"])
