@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from llava_ecg.catalog.subsets import RHYTHM_MCQ_OPTIONS, RHYTHM_MCQ_PROMPT
 from llava_ecg.instruct.bench import rhythm_mcq_choice
-from llava_ecg.instruct.engine import IMAGE_TOKEN, LETTERS, TASKS, Item, task
+from llava_ecg.instruct.engine import LETTERS, TASKS, Item, task
 
 KEY = ("rhythm4", "mcq")
 RHYTHMS = ("sinus", "sinus_brady", "sinus_tachy", "afib")  # synthetic rhythms, in option order
@@ -19,7 +19,7 @@ def rhythm4_mcq(facts, rng) -> Item | None:
     if k is None:
         return None
     name = RHYTHM_MCQ_OPTIONS[k][0]
-    return Item("rhythm", "mcq", [(f"{IMAGE_TOKEN}\n{RHYTHM_MCQ_PROMPT}", f"{LETTERS[k]}. {name}")],
+    return Item("rhythm", "mcq", [(RHYTHM_MCQ_PROMPT, f"{LETTERS[k]}. {name}")],
                 template="rhythm4#0", asked=[name], truth={"letter": LETTERS[k], "rhythm": name})
 
 

@@ -36,8 +36,12 @@ def test_reduced_quickstart_produces_every_artefact(tmp_path, offline_env):
         assert list((out / "eval" / name).rglob("*_results.json")), name
         assert list((out / "eval" / name).rglob("*_samples_ecgbench_rhythm.jsonl")), name
     # training rows carry render specs (on the fly), no image files were needed
-    row = json.loads((out / "instruct" / "ecginstruct.jsonl").read_text().splitlines()[0])
+    rows = [json.loads(line) for line in (out / "instruct" / "ecginstruct.jsonl").read_text().splitlines()]
+    row = rows[0]
     assert row["render"]["layout"] == "rhythm" and row["conversations"][0]["value"].startswith("<image>\n")
+    from llava_ecg.instruct.validate import check_row
+
+    assert [check_row(r) for r in rows] == [[] for _ in rows]  # one <image>, at the start of the first turn
     assert not (out / "images-unused").exists()
     report = (out / "report.md").read_text()
     accs = dict(re.findall(r"^\| (before|after) training \| \*\*([\d.]+) %\*\*", report, re.M))
