@@ -71,9 +71,6 @@ class EcgTrainer(LLaVATrainer):
         base = _base_model(model)
         self.data_args = getattr(train_dataset, "data_args", None)
         if isinstance(train_dataset, EcgSupervisedDataset):
-            if args.group_by_modality_length:
-                raise ValueError("group_by_modality_length is not supported by the llava-ecg dataset "
-                                 "(PULSE trains with it off); set group_by_modality_length=False")
             self._configure_images(base)
             train_dataset.plan.seed = args.data_seed if args.data_seed is not None else args.seed
         if getattr(args, "unfreeze_vision_tower", False):
@@ -85,6 +82,7 @@ class EcgTrainer(LLaVATrainer):
                         args.mm_vision_tower_lr or args.learning_rate)
         self.data_stats = Counter()
         self.skipped_examples: list[str] = []
+        self._logged_skips: set = set()
         self.min_supervised = None
         super().__init__(model=model, args=args, train_dataset=train_dataset, **kwargs)
         if getattr(args, "max_train_minutes", None):
@@ -107,6 +105,9 @@ class EcgTrainer(LLaVATrainer):
 
     def _get_train_sampler(self, *args, **kwargs):
         if isinstance(self.train_dataset, EcgSupervisedDataset):
+            if self.args.group_by_modality_length:  # upstream's megabatch: one optimizer step over all ranks
+                groups = self.args.world_size * self.args.gradient_accumulation_steps
+                return self.train_dataset.grouped_sampler(self.args.train_batch_size, groups)
             return self.train_dataset.sampler()
         return super()._get_train_sampler(*args, **kwargs)
 
@@ -154,6 +155,11 @@ class EcgTrainer(LLaVATrainer):
         c["batches_with_image_sizes"] += int("image_sizes" in inputs)
         for reason, ident in stats["skipped"]:
             c[f"skipped_{reason}"] += 1
+            if (reason, ident) not in self._logged_skips:
+                self._logged_skips.add((reason, ident))
+                detail = stats.get("skip_details", {}).get(f"{reason}:{ident}", "")
+                logger.warning("llava-ecg: skipping sample %s (%s: %s); the next sample replaces it", ident, reason,
+                               detail)
             if len(self.skipped_examples) < 50:
                 self.skipped_examples.append(f"{reason}:{ident}")
         low = min(stats["supervised"]) if stats["supervised"] else None
