@@ -66,12 +66,12 @@ def test_estimates_count_words_and_the_anyres_tiles_of_the_page_without_renderin
     processor = CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32})
     pre = ImagePreprocessor(processor, "anyres", TINY_PINPOINTS)
     ecg = synthesize("sinus", seed=0, duration=10.0)
+    drawn = []
     for spec in (RenderSpec(dpi=40, layout="rhythm", paper="fit"), RenderSpec(dpi=40, layout="12x1"),
                  RenderSpec(dpi=40, style="eik")):
         row = {"render": {"record": "r0", "source": None, **spec.to_dict()}, "conversations": conv}
         import llava_ecg.render.api as api
 
-        drawn = []
         monkeypatch.setattr(api, "draw", lambda *a, **k: drawn.append(1))  # the estimate must not draw
         estimate = row_length(row, tokens, None)
         monkeypatch.undo()
