@@ -48,6 +48,26 @@ def unfreeze_vision_tower(model, dtype: torch.dtype | None = None) -> int:
     return sum(p.numel() for p in tower.parameters())
 
 
+def _match_zero3_dtype(model, dtype: torch.dtype) -> None:
+    """Under ZeRO-3 ``from_pretrained`` builds the LLM in ``dtype`` and partitions it, but upstream ``train()`` adds
+    the projector afterwards in fp32 (``initialize_vision_modules``, also with ``--pretrain_mm_mlp_adapter``), and
+    DeepSpeed 0.19.8's ZeRO-3 optimizer asserts that all trainable parameters share one dtype (ZeRO-1/2 cast the
+    module themselves). Cast the trainable, not yet partitioned parameters to the run's dtype; DeepSpeed keeps fp32
+    master copies of them, as of the LLM's."""
+    from transformers.integrations.deepspeed import is_deepspeed_zero3_enabled
+
+    if not is_deepspeed_zero3_enabled():
+        return
+    cast = []
+    for name, param in model.named_parameters():
+        if param.requires_grad and not hasattr(param, "ds_id") and param.is_floating_point() and param.dtype != dtype:
+            param.data = param.data.to(dtype)
+            cast.append(name)
+    if cast:
+        logger.info("llava-ecg: ZeRO-3: %d trainable parameters added after model loading cast to %s (e.g. %s)",
+                    len(cast), dtype, cast[0])
+
+
 class TimeLimit(TrainerCallback):
     """Ends training after ``minutes`` of wall time, at a step boundary (``max_train_minutes``)."""
 
@@ -80,6 +100,8 @@ class EcgTrainer(LLaVATrainer):
             base.config.mm_vision_tower_lr = args.mm_vision_tower_lr
             logger.info("llava-ecg: vision tower unfrozen (%d parameters, lr %s)", n,
                         args.mm_vision_tower_lr or args.learning_rate)
+        if args.bf16 or args.fp16:
+            _match_zero3_dtype(model, torch.bfloat16 if args.bf16 else torch.float16)
         self.data_stats = Counter()
         self.skipped_examples: list[str] = []
         self._logged_skips: set = set()
