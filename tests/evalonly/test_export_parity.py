@@ -119,7 +119,10 @@ def test_pixels_match_upstreams(reference, exported):
 
     processor = AutoProcessor.from_pretrained(exported)
     std = torch.tensor(processor.image_processor.image_std).view(1, 3, 1, 1)
-    for name, ref in torch.load(reference / "pixels.pt").items():
+    worst_upstream = worst_ours = 0.0
+    off_by_one = off_by_two = values = 0
+    refs = torch.load(reference / "pixels.pt")
+    for name, ref in refs.items():
         image = Image.open(reference / "data" / "images" / name).convert("RGB")
         out = processor.image_processor(images=[image], return_tensors="pt")
         ours = out["pixel_values"][0][: ref["upstream"].shape[0]]
@@ -127,7 +130,13 @@ def test_pixels_match_upstreams(reference, exported):
         assert ours.shape == ref["upstream"].shape, name
         levels = ((ours - ref["upstream"]).abs() * std * 255)
         assert levels.max() < 0.01, (name, levels.max())  # same PIL resize and pad: equal up to float rounding
-        assert ((ours - ref["llava_ecg"]).abs() * std * 255).max() <= 2.01  # our fast path's documented bound
+        fast = (ours - ref["llava_ecg"]).abs() * std * 255
+        assert fast.max() <= 2.01  # our fast path's documented bound
+        worst_upstream, worst_ours = max(worst_upstream, float(levels.max())), max(worst_ours, float(fast.max()))
+        off_by_one, values = off_by_one + int((fast > 0.5).sum()), values + fast.numel()
+        off_by_two += int((fast > 1.5).sum())
+    print(f"pixels: {len(refs)} images; HF vs upstream max {worst_upstream:.4f} levels; HF vs llava_ecg's fast path "
+          f"max {worst_ours:.2f} levels, {off_by_one} of {values} values differ ({off_by_two} by two levels)")
 
 
 def test_llava_hf_generations_and_option_scores_equal_llava_ecgs(reference, exported, offline_env):
@@ -150,6 +159,7 @@ def test_llava_hf_generations_and_option_scores_equal_llava_ecgs(reference, expo
     differ = {k: (theirs[k]["prediction"], ours[k]["prediction"]) for k in theirs
               if theirs[k]["prediction"] != ours[k]["prediction"]}
     assert not differ, differ
+    assert len({str(v["prediction"]) for v in theirs.values()}) >= 2  # the answers depend on the image
 
     model = AutoModelForImageTextToText.from_pretrained(exported).eval()
     processor = AutoProcessor.from_pretrained(exported)

@@ -23,22 +23,45 @@ TEMPLATE = "llava_v1"
 
 def train(out: Path, env: dict) -> Path:
     from llava_ecg.tiny import build_tiny_base
-    from tests.train._data import tiny_overrides, write_rows
+    from tests.train._data import tiny_overrides
 
     base = build_tiny_base(out / "base", preset="test")
-    data = write_rows(out / "train", n=64, text_only_every=0, ecginstruct=False)
+    data = write_rows(out / "train")
     ckpt = out / "ckpt"
     if (ckpt / "config.json").is_file():
         return ckpt
     args = ["tiny/cpu", *tiny_overrides(
         base, data, data.parent, ckpt, image_aspect_ratio="anyres", mm_patch_merge_type="spatial_unpad",
         image_grid_pinpoints=json.dumps(PINPOINTS).replace(" ", ""), version=TEMPLATE, unfreeze_vision_tower=True,
-        learning_rate=1e-3, mm_vision_tower_lr=1e-3, num_train_epochs=1, per_device_train_batch_size=8, save_strategy="no")]
+        learning_rate=1e-3, mm_vision_tower_lr=1e-3, num_train_epochs=2, per_device_train_batch_size=8, save_strategy="no")]
     proc = subprocess.run([sys.executable, "-m", "llava_ecg.train.run", *args], env=env, capture_output=True,
                           text=True, timeout=600)
     if proc.returncode != 0 or not (ckpt / "config.json").is_file():
         raise SystemExit(f"training failed (exit {proc.returncode}):\n{(proc.stdout + proc.stderr)[-4000:]}")
     return ckpt
+
+
+# The answer depends on the page's shape, so a model that learns it answers wide and tall pages differently (the
+# fixture's pages are 96x48 and 48x64) and a path that mangles the image shows up in the generations.
+SHAPES = {"Sinus rhythm with a normal axis.": [(96, 32), (128, 40), (96, 48)],
+          "Atrial fibrillation with a rapid ventricular response.": [(32, 96), (40, 128), (48, 64)]}
+PROBE_SIZES = [(96, 48), (48, 64), (200, 50), (50, 200), (64, 64), (97, 31), (33, 101), (1100, 850), (850, 1100),
+               (300, 37)]
+
+
+def write_rows(folder: Path, n: int = 96) -> Path:
+    from tests.train._data import strip_image
+
+    (folder / "img").mkdir(parents=True, exist_ok=True)
+    rows, answers = [], list(SHAPES)
+    for i in range(n):
+        answer = answers[i % 2]
+        w, h = SHAPES[answer][(i // 2) % 3]
+        strip_image(w, h, i).save(folder / "img" / f"{i}.png")
+        rows.append({"id": f"r{i}", "image": f"img/{i}.png", "conversations": [
+            {"from": "human", "value": "<image>\nWhat does this ECG show?"}, {"from": "gpt", "value": answer}]})
+    (folder / "rows.json").write_text(json.dumps(rows))
+    return folder / "rows.json"
 
 
 def evaluate(ckpt: Path, data: Path, out: Path, env: dict) -> None:
@@ -89,6 +112,15 @@ def record_inputs(ckpt: Path, rows: dict, data: Path, out: Path) -> None:
                     conv.append_message(conv.roles[1], "ANSWER" if j < k else None)
                 prompt = conv.get_prompt()
                 prompts[prompt] = tokenizer_image_token(prompt, tok, -200)
+    from tests.train._data import strip_image
+
+    (data / "images" / "probe").mkdir(parents=True, exist_ok=True)
+    for k, (w, h) in enumerate(PROBE_SIZES):  # more aspect ratios than the fixture's two
+        name = f"probe/{w}x{h}.png"
+        strip_image(w, h, k).save(data / "images" / name)
+        image = Image.open(data / "images" / name).convert("RGB")
+        pixels[name] = {"size": [w, h], "upstream": upstream_process_images([image], processor, config)[0],
+                        "llava_ecg": our_process_images([image], processor, config)[0]}
     torch.save(pixels, out / "pixels.pt")
     (out / "prompts.json").write_text(json.dumps(prompts, indent=1))
 
