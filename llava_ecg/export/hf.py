@@ -198,6 +198,7 @@ def export_hf(ckpt, out, *, conv_template: str | None = None, online: bool = Fal
         del state
         config.save_pretrained(tmp)
         processor.save_pretrained(tmp)
+        _legacy_files(tmp, processor, record["dtype"].split(".")[-1])
         GenerationConfig(bos_token_id=text.bos_token_id, eos_token_id=text.eos_token_id,
                          pad_token_id=processor.tokenizer.pad_token_id,
                          suppress_tokens=[record["image_token_id"]]).save_pretrained(tmp)
@@ -215,6 +216,19 @@ def export_hf(ckpt, out, *, conv_template: str | None = None, online: bool = Fal
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return record
+
+
+def _legacy_files(folder: Path, processor, dtype: str) -> None:
+    """What transformers 4.x readers (the serving engines pin one) look for besides transformers 5's files:
+    ``preprocessor_config.json`` (5 keeps the image processor inside ``processor_config.json``) and
+    ``torch_dtype`` in ``config.json`` (5 writes ``dtype``)."""
+    image = processor.image_processor.to_dict()
+    image["image_processor_type"] = "LlavaNextImageProcessor"  # the PIL class name is new in 5
+    image["processor_class"] = "LlavaNextProcessor"
+    (folder / "preprocessor_config.json").write_text(json.dumps(image, indent=2, sort_keys=True) + "\n")
+    config = json.loads((folder / "config.json").read_text())
+    config.setdefault("torch_dtype", dtype)
+    (folder / "config.json").write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
 
 
 def verify_folder(folder: Path) -> dict:
