@@ -15,7 +15,7 @@ def _export(args) -> int:
         import transformers
         from transformers import LlavaNextConfig  # noqa: F401
     except ImportError:
-        raise ExportError("export-hf needs a transformers with LlavaNext (>= 4.47; the training install pins 4.37.2): "
+        raise ExportError("export-hf needs a current transformers with LlavaNext (tested with 5.25; the training install pins 4.37.2): "
                           "run it in the evaluation install (docs/install.md)") from None
     from llava_ecg.export.hf import export_hf
 
