@@ -86,6 +86,10 @@ log "llava-ecg installed, nothing changed"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cp -r tests setup.cfg "$work/"
+# The HF export's parity test runs the llava_ecg side in the training install (`make test` built it first).
+if [ -x "$REPO/.venv/bin/python" ]; then
+  export LLAVA_ECG_TRAIN_PYTHON="$REPO/.venv/bin/python" LLAVA_ECG_REQUIRE_TRAIN_VENV=1
+fi
 (cd "$work" && "$VENV/bin/python" -m pytest -q -p no:cacheprovider -W ignore::DeprecationWarning \
    tests/evalonly tests/eval/test_lmms_chat.py) || { log "FAILED"; exit 1; }
 log "eval-only checks passed"
