@@ -1,6 +1,7 @@
 """``EcgTrainer``: upstream ``LLaVATrainer`` plus what our dataset and recipes need.
 
-* model config: ``image_grid_pinpoints`` (upstream ``train()`` never writes it) and, when the vision
+* model config: the conversation template this run trains with (``llava_ecg.checkpoint``: evaluation reads it
+  back), ``image_grid_pinpoints`` (upstream ``train()`` never writes it) and, when the vision
   tower is trained, ``unfreeze_mm_vision_tower`` so that upstream's loader keeps the trained tower;
 * ``unfreeze_vision_tower`` / ``mm_vision_tower_lr``: upstream freezes CLIP and runs it under
   ``torch.no_grad``; docs/training.md shows a small ECG model only learns with it trainable;
@@ -66,10 +67,30 @@ class TimeLimit(TrainerCallback):
         return control
 
 
+def record_training_template(config) -> str | None:
+    """Write the template upstream ``train()`` has just made the default (from ``--version``) into ``config``.
+
+    ``train()`` sets it before it builds the trainer, and every later save (``checkpoint-N``, the final folder,
+    LoRA's ``config.json``) writes the config, so each one knows its template."""
+    from llava.train import train as T
+
+    from llava_ecg.checkpoint import record_conv_template, template_key
+
+    name = template_key(T.conversation_lib.default_conversation)
+    if name is None:
+        logger.warning("llava-ecg: the training conversation is not a registered conv_templates entry; the "
+                       "checkpoint records no template (evaluate it with an explicit conv_template)")
+        return None
+    record_conv_template(config, name)
+    logger.info("llava-ecg: training with conv template %s (recorded in the checkpoint's config.json)", name)
+    return name
+
+
 class EcgTrainer(LLaVATrainer):
     def __init__(self, model=None, args=None, train_dataset=None, **kwargs):
         base = _base_model(model)
         self.data_args = getattr(train_dataset, "data_args", None)
+        record_training_template(base.config)
         if isinstance(train_dataset, EcgSupervisedDataset):
             if args.group_by_modality_length:
                 raise ValueError("group_by_modality_length is not supported by the llava-ecg dataset "

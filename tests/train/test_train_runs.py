@@ -125,11 +125,15 @@ def test_lora_on_a_weighted_mixture_then_merge(tiny_base, offline_env, tmp_path)
     for name in ("adapter_config.json", "adapter_model.safetensors", "non_lora_trainables.bin"):
         assert (out / name).is_file(), name
     assert json.loads((out / "adapter_config.json").read_text())["r"] == 8
+    from llava_ecg.checkpoint import recorded_conv_template
+
+    assert recorded_conv_template(out) == "vicuna_v1"  # the tiny recipe's --version v1
 
     # merge: the merged folder (no "llava" in its name) gives the same logits as base + adapter
     from llava_ecg.train.merge import merge_lora
 
     merged = merge_lora(out, tiny_base.llm_dir, tmp_path / "merged")
+    assert recorded_conv_template(merged) == "vicuna_v1"
     from llava.model.builder import load_pretrained_model
 
     _, lora_model, _, _ = load_pretrained_model(str(out), str(tiny_base.llm_dir), "llava_lora", device="cpu",

@@ -11,8 +11,9 @@ works around its traps (docs/upstream.md):
 * the builder loads in fp16; we cast to the requested dtype afterwards (fp32 on CPU by default, fp16 on CUDA as the
   authors evaluated).
 
-Prompting follows the authors' ``model_ecg_resume.py``: ``llava_v1`` template, ``"<image>\\n" + question``, the image
-through ``process_images`` (pad or anyres, with ``image_sizes``), greedy decoding. Arena items are answered turn by
+Prompting follows the authors' ``model_ecg_resume.py``: the checkpoint's template (``conv_template``, else the one
+its config.json records, else ``llava_v1`` — :func:`llava_ecg.checkpoint.resolve_conv_template`),
+``"<image>\\n" + question``, the image through ``process_images`` (pad or anyres, with ``image_sizes``), greedy decoding. Arena items are answered turn by
 turn with the model's own answers kept as history and the image in the first turn only
 (:meth:`LlavaEcg.generate_until_multi_round`). :meth:`LlavaEcg.loglikelihood` scores a set of candidate answers
 for one prompt with a single prefill whose KV cache is shared by all candidates — the basis of the score-based AUC.
@@ -67,8 +68,9 @@ class LlavaEcg(lmms):
 
     Arguments (all strings on the lmms-eval command line): ``pretrained`` checkpoint folder; ``model_base`` base LLM
     for LoRA / projector-only checkpoints; ``model_name`` override of the builder name; ``conv_template``
-    (default ``llava_v1``, the template PULSE was trained with); ``device`` (default ``cuda`` when available, else
-    ``cpu``); ``dtype`` (``auto`` = fp16 on CUDA, fp32 on CPU; or float32/float16/bfloat16); ``batch_size``;
+    (default: the template the checkpoint records, else ``llava_v1``, the template PULSE was trained with; the choice
+    and its reason are logged, and a given one that differs from the record is warned about); ``device`` (default
+    ``cuda`` when available, else ``cpu``); ``dtype`` (``auto`` = fp16 on CUDA, fp32 on CPU; or float32/float16/bfloat16); ``batch_size``;
     ``attn_implementation`` (``flash_attention_2`` to use FlashAttention, otherwise the checkpoint's default);
     ``option_scores`` (default true; false: ECGBench asks no answer log-probabilities, ``auc_logprob`` is NaN);
     ``fast`` (default true: greedy answers through :func:`llava_ecg.eval.greedy.greedy_ids`, the same tokens as
@@ -78,7 +80,7 @@ class LlavaEcg(lmms):
     is_simple = True
 
     def __init__(self, pretrained: str, model_base: str | None = None, model_name: str | None = None,
-                 conv_template: str = "llava_v1", device: str | None = None, dtype: str = "auto",
+                 conv_template: str | None = None, device: str | None = None, dtype: str = "auto",
                  batch_size: int | str = 1, attn_implementation: str | None = None, option_scores: bool | str = True,
                  fast: bool | str = True, **kwargs) -> None:
         super().__init__()
@@ -103,13 +105,24 @@ class LlavaEcg(lmms):
                 raise ModelLoadError(f"{path}: no config.json — not a LLaVA checkpoint folder")
             pretrained = str(path.resolve())
         self.pretrained = str(pretrained)
-        self.conv_template = conv_template
+        self.conv_template, self.conv_template_reason = self._resolve_template(conv_template)
         self.batch_size_per_gpu = int(batch_size)
         self.ecgbench_option_scores = _as_bool(option_scores)  # read by llava_ecg.eval.lmms.runtime
         self.fast = _as_bool(fast)
         self._load(model_base, model_name, dtype, attn_implementation)
 
     # -- setup -------------------------------------------------------------------------------------------------
+    def _resolve_template(self, explicit) -> tuple[str, str]:
+        from loguru import logger
+
+        from llava_ecg.checkpoint import resolve_conv_template
+
+        name, why, warning = resolve_conv_template(self.pretrained, str(explicit) if explicit else None)
+        if warning:
+            logger.warning(f"llava_ecg: {warning}")
+        logger.info(f"llava_ecg: {why}")
+        return name, why
+
     def _setup_device(self, device: str | None) -> None:
         from accelerate import Accelerator
 
