@@ -76,7 +76,8 @@ def record_path(spec: dict, records_root: str | os.PathLike | None, what: str = 
             raise CorruptSample("unsafe_path", str(exc)) from exc
     if os.path.isabs(str(record)):
         return Path(record)
-    raise DataConfigError(f"{what}: on-the-fly rows use relative record paths but no records_root is set")
+    raise DataConfigError(f"{what}: on-the-fly rows use relative record paths but no records root is set "
+                          "(--records-root, records_root=)")
 
 
 def render_spec_page(spec: dict, records_root: str | os.PathLike | None, *, epoch: int = 0,

@@ -139,3 +139,5 @@ def test_errors_name_the_file_and_row(rows, tmp_path):
     assert not (tmp_path / "b" / "ecginstruct.jsonl").exists()
     with pytest.raises(LlavaEcgError, match=r"rows\.json: rows name pre-rendered images.*--image-root is needed"):
         export_data(path, tmp_path / "t", "trl", records_root=records, progress=False)
+    with pytest.raises(LlavaEcgError, match=r"rows\.json: on-the-fly rows use relative record paths"):
+        export_data(path, tmp_path / "r", "swift", image_root=images, progress=False)

@@ -95,14 +95,14 @@ def _page_name(chat: Chat) -> str:
 
 def _draw(job: tuple) -> tuple[str, tuple[str, str] | None]:
     """One on-the-fly page to ``dest`` (pool worker). Failures come back as (reason, detail), never raised."""
-    spec, records_root, dest = job
+    spec, records_root, dest, what = job
     try:
         from llava_ecg.atomic import write_bytes
         from llava_ecg.render import RenderSpec, render_page
         from llava_ecg.signals import read_record
 
         spec = dict(spec)
-        path = record_path(spec, records_root)
+        path = record_path(spec, records_root, what)
         spec.pop("record", None)
         source = spec.pop("source", None)
         try:
@@ -189,7 +189,8 @@ class _Exporter:
                 self.summary.pages_reused += 1
             else:
                 status[dest] = ("pending", "")
-                jobs.append((chat.render, str(self.records_root) if self.records_root else None, dest))
+                jobs.append((chat.render, str(self.records_root) if self.records_root else None, dest,
+                             str(self.rows_path)))
         workers = max(1, min(self.workers, len(jobs)))
         for dest, failure in process_map(_draw, jobs, workers=workers, ordered=False):
             if failure and failure[0] == "config":
@@ -285,6 +286,8 @@ class _Exporter:
             import datasets
         except ImportError as exc:
             raise ExportError("--format trl needs the 'datasets' package (pip install datasets)") from exc
+        if not self.progress:
+            datasets.disable_progress_bars()
         text = datasets.Value("string")
         part = {"type": text, "text": text}
         features = datasets.Features({
