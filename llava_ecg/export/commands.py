@@ -7,7 +7,8 @@ import json
 def _export(args) -> int:
     from pathlib import Path
 
-    from llava_ecg.export.checkpoint import ExportError, check_supported, read_config
+    from llava_ecg.errors import RunFailed
+    from llava_ecg.export.checkpoint import check_supported, read_config
 
     ckpt = Path(args.checkpoint)  # the input first: its errors name it in any install
     check_supported(read_config(ckpt), ckpt / "config.json")
@@ -15,7 +16,7 @@ def _export(args) -> int:
         import transformers
         from transformers import LlavaNextConfig  # noqa: F401
     except ImportError:
-        raise ExportError("export-hf needs a transformers with LlavaNext (>= 4.47; the training install pins 4.37.2): "
+        raise RunFailed("export-hf needs a current transformers with LlavaNext (tested with 5.25; the training install pins 4.37.2): "
                           "run it in the evaluation install (docs/install.md)") from None
     from llava_ecg.export.hf import export_hf
 

@@ -89,6 +89,26 @@ def test_folder_loads_with_auto_classes_alone(exported):
                                                            ["checkpoint_wh"]]
 
 
+def test_frozen_tower_comes_from_mm_vision_tower_as_upstream_reads_it(reference, tmp_path):
+    import torch
+    from safetensors.torch import load_file
+
+    from llava_ecg.export.hf import export_hf
+
+    ckpt = reference / "frozen" / "model"
+    record = export_hf(ckpt, tmp_path / "hf")
+    tower = Path(json.loads((ckpt / "config.json").read_text())["mm_vision_tower"])
+    assert record["vision_tower"].startswith(str(tower)) and record["verified"]["model"].startswith("LlavaNext")
+    clip = load_file(str(tower / "model.safetensors"))
+    exported = load_file(str(tmp_path / "hf" / "model.safetensors"))
+    key = "vision_model.embeddings.patch_embedding.weight"
+    assert torch.equal(exported[f"vision_tower.{key}"], clip[key])
+    with pytest.raises(ValueError, match="not an earlier export"):
+        (tmp_path / "other").mkdir()
+        (tmp_path / "other" / "notes.txt").write_text("mine")
+        export_hf(ckpt, tmp_path / "other")
+
+
 def test_prompt_token_ids_equal_upstreams(reference, exported):
     from transformers import AutoProcessor
 

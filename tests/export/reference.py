@@ -134,6 +134,10 @@ def main(out: str) -> None:
     env = dict(os.environ, **offline_env_vars(out), LLAVA_ECG_CACHE=str(out / "cache"))
     env = {k: v for k, v in env.items() if not k.startswith(("ECGBENCH_", "LLAVA_ECG_LLM_"))}
     ckpt = train(out, env)
+    from llava_ecg.tiny import build_tiny_checkpoint  # frozen tower: the export re-reads it from mm_vision_tower
+
+    build_tiny_checkpoint(out / "frozen", image_aspect_ratio="anyres", mm_patch_merge_type="spatial_unpad",
+                          image_grid_pinpoints=PINPOINTS)
     rows = write_ecgbench(out / "data", parquet=())  # JSON + image files: both installs read the same PNGs
     evaluate(ckpt, out / "data", out / "llava_ecg", env)
     record_inputs(ckpt, rows, out / "data", out)
