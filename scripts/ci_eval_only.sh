@@ -82,6 +82,16 @@ EOF
 (cd / && "$VENV/bin/python" -c "import llava_ecg, lmms_eval_tasks; print('llava_ecg from', llava_ecg.__file__)")
 log "llava-ecg installed, nothing changed"
 
+# ms-swift's dataset loader for tests/evalonly/test_stack_loaders.py: ms-swift pins datasets<4.8.5, so it goes into a
+# side folder with --no-deps (outside the venv: nothing installed there changes) and only that test puts it on its path.
+SIDE="$VENV/side-ms-swift"
+if [ ! -f "$SIDE/.done" ]; then
+  "${PIP[@]}" install -q --no-deps --target "$SIDE" ms-swift==4.6.0 modelscope==1.40.2 modelscope-hub==0.5.1 \
+    json-repair==0.64.6 cryptography==51.0.1 && touch "$SIDE/.done"
+fi
+export LLAVA_ECG_SWIFT_PATH="$SIDE"
+log "ms-swift side folder ready"
+
 # 3. The ECGBench tasks in that environment. The tests run from a copy, so they import the installed package.
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

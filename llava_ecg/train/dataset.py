@@ -76,13 +76,42 @@ class EcgSupervisedDataset(Dataset):
         self.stores = [RowStore(s.data_path, cache_dir=cache_dir) for s in sources]
         self.plan = EpochPlan([len(s) for s in self.stores], [s.weight for s in sources], seed)
         self._preprocessor = None
-        self._logged: set = set()
+        self._lengths = None
 
     def __len__(self) -> int:
         return self.plan.epoch_length
 
     def sampler(self) -> EpochSampler:
         return EpochSampler(self.plan)
+
+    def grouped_sampler(self, batch: int, groups: int) -> EpochSampler:
+        """``group_by_modality_length``: upstream's grouping over this dataset's epoch plan (``lengths.py``)."""
+        from .lengths import ModalityGroupedSampler
+
+        return ModalityGroupedSampler(self.plan, self.signed_lengths(), batch, groups)
+
+    def signed_lengths(self) -> np.ndarray:
+        """Per global row: estimated tokens, > 0 for image rows, < 0 for text-only rows (upstream's sign)."""
+        if self._lengths is None:
+            from .lengths import ImageTokens, source_lengths
+
+            da = self.data_args
+            processor = getattr(da, "image_processor", None)
+            tile = (getattr(processor, "crop_size", None) or {}).get("height", 0) if processor is not None else 0
+            tokens = ImageTokens(getattr(da, "image_aspect_ratio", "pad"), getattr(da, "image_grid_pinpoints", None),
+                                 tile, int(getattr(da, "tokens_per_tile", 0) or 0))
+            self._lengths = np.concatenate([source_lengths(store, tokens, spec.image_folder, store.cache_dir)
+                                            for store, spec in zip(self.stores, self.sources)])
+        return self._lengths
+
+    @property
+    def modality_lengths(self) -> list[int]:
+        """Upstream ``LazySupervisedDataset``'s attribute of the same name (what ``LLaVATrainer`` reads)."""
+        return self.signed_lengths().tolist()
+
+    @property
+    def lengths(self) -> list[int]:
+        return np.abs(self.signed_lengths()).tolist()
 
     @property
     def preprocessor(self):
@@ -103,19 +132,20 @@ class EcgSupervisedDataset(Dataset):
     def __getitem__(self, key: int) -> dict:
         epoch, global_row = self.plan.split_key(key)
         s, local = self.plan.locate(global_row)
-        skipped = []
+        skipped, details = [], {}
         last_error = None
         for _ in range(self.max_consecutive_failures):
             try:
                 item = self.build(s, local, epoch)
-                item[STATS_KEY] = {"skipped": skipped, "id": f"{self.sources[s].name}#{local}"}
+                # the trainer logs and counts a skip when the batch carrying it trains, so that the log and the
+                # data summary agree (a batch fetched ahead and never trained shows in neither)
+                item[STATS_KEY] = {"skipped": skipped, "skip_details": details,
+                                   "id": f"{self.sources[s].name}#{local}"}
                 return item
             except CorruptSample as exc:
                 ident = f"{self.sources[s].name}#{local}"
                 skipped.append((exc.reason, ident))
-                if (exc.reason, ident) not in self._logged:
-                    self._logged.add((exc.reason, ident))
-                    logger.warning("llava-ecg: skipping sample %s (%s); the next sample replaces it", ident, exc)
+                details[f"{exc.reason}:{ident}"] = exc.detail
                 last_error = exc
                 local = (local + 1) % len(self.stores[s])
         raise RuntimeError(

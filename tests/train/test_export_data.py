@@ -1,7 +1,8 @@
 """``llava-ecg export-data``: ECGInstruct-schema rows -> LLaMA-Factory / ms-swift / TRL files, checked against each
 stack's documented schema (LLaMA-Factory's ``sharegpt`` converter rules, ms-swift's standard ``messages`` rows,
 TRL's structured content) with 1:1 counts and image paths; on-the-fly pages are drawn once and reused on a rerun.
-TRL's own loader and trainer consume the TRL export in tests/evalonly/test_trl_sft.py (where TRL installs)."""
+TRL's own loader and trainer consume the TRL export in tests/evalonly/test_trl_sft.py, ms-swift's loader its export in
+tests/evalonly/test_stack_loaders.py (the eval-only venv in CI)."""
 from __future__ import annotations
 
 import json

@@ -78,6 +78,7 @@ class LlavaEcg(lmms):
     """
 
     is_simple = True
+    ecgbench_loglikelihood = "logprob"  # summed log P(answer), see llava_ecg.eval.lmms.runtime
 
     def __init__(self, pretrained: str, model_base: str | None = None, model_name: str | None = None,
                  conv_template: str | None = None, device: str | None = None, dtype: str = "auto",
