@@ -172,10 +172,12 @@ def test_on_the_fly_rendering_from_records_without_image_files(tiny_base, offlin
     out = tmp_path / "out"
     output = launch([str(TINY_RECIPE), *tiny_overrides(
         tiny_base, data, None, out, records_root=records, rerender_per_epoch=True, num_train_epochs=2,
+        group_by_modality_length=True,  # one process, on-the-fly rows: lengths estimated from the render specs
         batch_trace=tmp_path / "trace.jsonl")], offline(offline_env), tmp_path / "cache")
     assert not list(tmp_path.rglob("*.png"))  # nothing was written to disk
     summary = _summary(out)
     assert summary["samples"] == 18 and summary["skipped"] == {"unreadable_record": 2}, summary
+    assert list((tmp_path / "cache").rglob("*.lengths.npy"))  # the grouped sampler ran
     assert summary["batches_with_image_sizes"] == summary["batches"]
     assert all(torch.isfinite(torch.tensor(losses(output))))
 
