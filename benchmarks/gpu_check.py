@@ -400,8 +400,9 @@ def table(out: Path) -> str:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--dry-run", action="store_true", help="tiny shapes on CPU (seconds); what make test runs")
-    ap.add_argument("--out", type=Path, default=ROOT / "gpu_check.json", help="JSON of the figures")
-    ap.add_argument("--workdir", default=None)
+    ap.add_argument("--out", type=Path, default=None,
+                    help="JSON of the figures (default: gpu_check.json in --workdir)")
+    ap.add_argument("--workdir", default=None, help="output folder (default: a new temporary folder)")
     ap.add_argument("--section", choices=["train", "eval"], default=None, help=argparse.SUPPRESS)
     ap.add_argument("--layers", type=int, default=None, help=argparse.SUPPRESS)
     ap.add_argument("--budget", type=float, default=420.0, help="seconds for all sections together (default 420)")
@@ -420,8 +421,11 @@ def main() -> int:
             return 1
     import tempfile
 
-    args.out.unlink(missing_ok=True)
     work = args.workdir or tempfile.mkdtemp(prefix="gpu_check_")
+    Path(work).mkdir(parents=True, exist_ok=True)
+    if args.out is None:  # under the output folder, never into the checkout the script is run from
+        args.out = Path(work) / "gpu_check.json"
+    args.out.unlink(missing_ok=True)
     environment(args.out)
     deadline = time.monotonic() + args.budget
     # training needs more of the budget (DeepSpeed start-up, optimizer state); eval gets what is left. If the full

@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "llava_ecg.train.commands",
     "llava_ecg.eval.commands",
     "llava_ecg.eval.lmms.commands",
+    "llava_ecg.export.commands",
     "llava_ecg.quickstart.commands",
 )
 

@@ -24,6 +24,12 @@ changes underneath one of them. Nothing here edits upstream files.
    ZeRO stage 2``) — so the paper recipe (accumulation 8) dies at its first step. DeepSpeed accumulates at its own
    boundaries (its config gets ``gradient_accumulation_steps`` from the Trainer), so a null context is right: it is
    what accelerate did before the engine had a ``no_sync``.
+7. DeepSpeed's CPU shared-memory collectives — on the CPU accelerator the first ZeRO engine JIT-compiles the optional
+   ``deepspeed_shm_comm`` op (g++ + ninja: ~1 min on a quiet core, 7 min measured on a loaded 2-core machine;
+   cached afterwards under ``~/.cache/torch_extensions``). DeepSpeed decides from its lazily probed
+   ``deepspeed.ops.__compatible_ops__`` (no environment variable skips the JIT build at run time; ``DS_BUILD_SHM_COMM``
+   only acts at install time); marking the op incompatible makes the collectives use gloo, as without the op.
+   :func:`skip_cpu_shm_op` does that for CPU runs unless ``LLAVA_ECG_DEEPSPEED_SHM=1``.
 """
 from __future__ import annotations
 
@@ -148,6 +154,25 @@ def install_deepspeed_accumulation() -> None:
 
     no_sync._llava_ecg_shim = True
     Accelerator.no_sync = no_sync
+
+
+SHM_OP = "deepspeed_shm_comm"
+
+
+def skip_cpu_shm_op() -> bool:
+    """Mark DeepSpeed's CPU shared-memory op unavailable (item 7); False when ``LLAVA_ECG_DEEPSPEED_SHM=1`` keeps it."""
+    import os
+
+    if os.environ.get("LLAVA_ECG_DEEPSPEED_SHM") == "1":
+        return False
+    import deepspeed.ops
+
+    ops = deepspeed.ops.__dict__.get("__compatible_ops__")
+    if ops is None:  # not probed yet: skip the probe's compiler runs too; nothing else reads the dict
+        deepspeed.ops.__compatible_ops__ = {SHM_OP: False}
+    else:
+        ops[SHM_OP] = False
+    return True
 
 
 def install() -> None:

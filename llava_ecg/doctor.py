@@ -166,18 +166,46 @@ def tokenizer_check(model_dir: str) -> Finding:
     return Finding("OK", "tokenizer", f"{model_dir}: {type(tok).__name__}, unk={tok.unk_token!r}")
 
 
-def diagnose(model_dir: str | None = None) -> tuple[dict[str, str | None], list[Finding]]:
+def checkpoint_checks(ckpt: str) -> list[Finding]:
+    """What a checkpoint's ``config.json`` must hold to be served the way it was trained."""
+    path = Path(ckpt) / "config.json"
+    try:
+        cfg = json.loads(path.read_text())
+    except FileNotFoundError:
+        return [Finding("FAIL", "checkpoint", f"{path}: no such file", "give a checkpoint folder (config.json)")]
+    except (OSError, ValueError) as exc:
+        return [Finding("FAIL", "checkpoint", f"{path}: unreadable ({exc})", "")]
+    if not isinstance(cfg, dict):
+        return [Finding("FAIL", "checkpoint", f"{path}: not a JSON object", "")]
+    aspect = str(cfg.get("image_aspect_ratio") or "")
+    if "anyres" in aspect and not cfg.get("image_grid_pinpoints"):
+        return [Finding(
+            "FAIL", "checkpoint",
+            f"{path}: image_aspect_ratio={aspect} but no image_grid_pinpoints: no anyres input can be built for it "
+            "(upstream's process_images raises 'malformed node or string: None', ours ImageConfigError). Typical "
+            "cause: trained through upstream's llava/train/train.py, which has no --image_grid_pinpoints flag and "
+            "trains such a run on single square-resized images (docs/upstream.md)",
+            "retrain through llava_ecg.train.run (it records the pinpoints), or, if the run really used anyres "
+            "tiles, add the grid it was trained with as image_grid_pinpoints to config.json")]
+    return [Finding("OK", "checkpoint", f"{path}: image_aspect_ratio={aspect or '-'}"
+                    + (f", {len(cfg['image_grid_pinpoints'])} grid pinpoints" if "anyres" in aspect else ""))]
+
+
+def diagnose(model_dir: str | None = None, checkpoint: str | None = None
+             ) -> tuple[dict[str, str | None], list[Finding]]:
     versions = {name: _version(dist) for name, dist in PACKAGES.items()}
     findings = version_rules(versions)
     findings += import_checks(versions)
     findings += accelerator_checks(versions)
     if model_dir:
         findings.append(tokenizer_check(model_dir))
+    if checkpoint:
+        findings += checkpoint_checks(checkpoint)
     return versions, findings
 
 
 def run(args) -> int:
-    versions, findings = diagnose(args.model)
+    versions, findings = diagnose(args.model, getattr(args, "checkpoint", None))
     failed = any(f.severity == "FAIL" for f in findings)
     if args.json:
         print(json.dumps({"versions": versions, "findings": [asdict(f) for f in findings], "ok": not failed},
@@ -200,7 +228,9 @@ def run(args) -> int:
 
 
 def register(sub) -> None:
-    p = sub.add_parser("doctor", help="check the installed stack (versions, known incompatibilities)")
+    p = sub.add_parser("doctor", help="check the installed stack (versions, known incompatibilities) and a checkpoint")
+    p.add_argument("checkpoint", nargs="?", help="also check this checkpoint folder's config.json (e.g. anyres "
+                   "without grid pinpoints)")
     p.add_argument("--model", help="also check this checkpoint's tokenizer (slow, with unk)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--quiet", action="store_true", help="print only problems")

@@ -2,7 +2,8 @@
 # The eval-only install, proved: a second venv holds what an lmms-eval user already has — lmms-eval 0.7.3 with the
 # dependencies pip resolves for it today (current transformers, no training pins) — then gets `llava-ecg[api]`
 # from this checkout. Every installed version must be unchanged afterwards (pip resolution shown), and the ECGBench
-# tasks must run there with lmms-eval's own `openai` and `llava_hf` chat models (tests/evalonly, tests/eval/test_lmms_chat.py).
+# tasks must run there with lmms-eval's own `openai` and `llava_hf` chat models (tests/evalonly, tests/eval/test_lmms_chat.py),
+# and TRL's SFTTrainer must train a tiny HF VLM on on-the-fly ECG pages (tests/evalonly/test_trl_sft.py).
 # Usage: scripts/ci_eval_only.sh [VENV]   (default .venv-evalonly; reused when it exists)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -39,7 +40,13 @@ for req in requires("lmms-eval"):
   "${PIP[@]}" install -q -c <(echo torch==2.13.0) "${DEPS[@]}" decord pytest "filelock<4"
   touch "$VENV/.user-env"
 fi
-log "user environment ready"
+# TRL, as a user who trains current HF VLMs adds it: the newest release that fits the versions already there (every
+# installed version is a constraint, so nothing moves; tests/evalonly/test_trl_sft.py trains with it).
+if ! "$VENV/bin/python" -c "import trl" 2>/dev/null; then
+  "${PIP[@]}" freeze --all --exclude-editable | grep -v -i '^llava[-_]ecg' > "$VENV/pins-before-trl.txt"
+  "${PIP[@]}" install -q -c "$VENV/pins-before-trl.txt" trl
+fi
+log "user environment ready ($("$VENV/bin/python" -c 'import trl; print("trl", trl.__version__)'))"
 
 # 2. Install llava-ecg (a wheel build, as from an index) and compare every installed version.
 "${PIP[@]}" freeze --all --exclude-editable | grep -v -i '^llava[-_]ecg' | sort > "$VENV/freeze-before.txt"
@@ -75,10 +82,24 @@ EOF
 (cd / && "$VENV/bin/python" -c "import llava_ecg, lmms_eval_tasks; print('llava_ecg from', llava_ecg.__file__)")
 log "llava-ecg installed, nothing changed"
 
+# ms-swift's dataset loader for tests/evalonly/test_stack_loaders.py: ms-swift pins datasets<4.8.5, so it goes into a
+# side folder with --no-deps (outside the venv: nothing installed there changes) and only that test puts it on its path.
+SIDE="$VENV/side-ms-swift"
+if [ ! -f "$SIDE/.done" ]; then
+  "${PIP[@]}" install -q --no-deps --target "$SIDE" ms-swift==4.6.0 modelscope==1.40.2 modelscope-hub==0.5.1 \
+    json-repair==0.64.6 cryptography==51.0.1 && touch "$SIDE/.done"
+fi
+export LLAVA_ECG_SWIFT_PATH="$SIDE"
+log "ms-swift side folder ready"
+
 # 3. The ECGBench tasks in that environment. The tests run from a copy, so they import the installed package.
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cp -r tests setup.cfg "$work/"
+# The HF export's parity test runs the llava_ecg side in the training install (`make test` built it first).
+if [ -x "$REPO/.venv/bin/python" ]; then
+  export LLAVA_ECG_TRAIN_PYTHON="$REPO/.venv/bin/python" LLAVA_ECG_REQUIRE_TRAIN_VENV=1
+fi
 (cd "$work" && "$VENV/bin/python" -m pytest -q -p no:cacheprovider -W ignore::DeprecationWarning \
    tests/evalonly tests/eval/test_lmms_chat.py) || { log "FAILED"; exit 1; }
 log "eval-only checks passed"

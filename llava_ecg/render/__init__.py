@@ -5,7 +5,7 @@ training loaders), ``render_page(ecg, ...)`` (image + geometry + applied distort
 ``LAYOUTS`` (``register_layout``), ``STYLES`` (``register_style``; ``classic`` and ECG-Image-Kit's look ``eik``) and ``TRANSFORMS`` (``register_transform``). ``digitize`` reads traces
 back off a clean page (the calibration proof).
 """
-from .api import RenderResult, render, render_page, render_rgb
+from .api import RenderResult, clean_page_size, render, render_page, render_rgb
 from .digitize import digitize
 from .distort import PRESETS, TRANSFORMS, Compose, Transform, get_pipeline, register_transform
 from .encode import encode, encode_image, preferred_format, save
@@ -17,7 +17,7 @@ from .spec import RenderSpec
 from .styles import STYLES, Style, register_style
 
 __all__ = [
-    "render", "render_page", "render_rgb", "RenderResult", "RenderSpec", "encode", "encode_image", "save", "preferred_format",
+    "render", "render_page", "render_rgb", "clean_page_size", "RenderResult", "RenderSpec", "encode", "encode_image", "save", "preferred_format",
     "digitize",
     "RenderError", "RenderSpecError", "LAYOUTS", "Layout", "Panel", "register_layout", "PageGeometry", "PanelBox",
     "STYLES", "Style", "register_style", "GRIDS", "PAPERS", "PRESETS", "TRANSFORMS", "Compose", "Transform", "register_transform", "get_pipeline",

@@ -9,8 +9,8 @@ from PIL import Image
 
 from .distort import get_pipeline
 from .encode import encode, encode_pixels
-from .page import PageGeometry, draw_page
-from .page_eik import draw_eik_page
+from .page import PageGeometry, draw_page, page_size
+from .page_eik import draw_eik_page, eik_page_size
 from .styles import get_style
 from .spec import RenderSpec
 
@@ -90,6 +90,12 @@ def palette_to_rgb(page: Image.Image) -> np.ndarray:
     colors[: len(palette)] = palette
     index = np.asarray(page)
     return cv2.merge([cv2.LUT(index, np.ascontiguousarray(colors[:, c])) for c in range(3)])
+
+
+def clean_page_size(spec: RenderSpec) -> tuple[int, int]:
+    """(width, height) of ``spec``'s clean page in pixels, without reading a record or drawing (distortions that
+    crop or pad change it a little)."""
+    return eik_page_size(spec) if get_style(spec.style).placement == "eik" else page_size(spec)
 
 
 def draw(ecg, spec: RenderSpec, *, grid: str | None = None):

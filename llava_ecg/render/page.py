@@ -84,6 +84,11 @@ def _page_size_mm(spec: RenderSpec, layout: Layout) -> tuple[float, float]:
     return 15.0 + TRACE_WIDTH_MM + 5.0, height + (HEADER_MM if spec.header else 0.0)
 
 
+def page_size(spec: RenderSpec) -> tuple[int, int]:
+    """(width, height) in pixels of the clean page ``draw_page`` draws for ``spec``, without drawing it."""
+    return page_pixels(_page_size_mm(spec, get_layout(spec.layout, spec.rhythm_lead)), spec.dpi)
+
+
 def _usable_leads(ecg) -> dict[str, int]:
     """Lower-cased lead name -> column, for leads with at least one finite sample."""
     finite = np.isfinite(ecg.signal).any(axis=0)

@@ -136,6 +136,12 @@ def _header_items(meta) -> list[tuple[int, int, str]]:
     return out
 
 
+def eik_page_size(spec) -> tuple[int, int]:
+    """(width, height) in pixels of the clean page ``draw_eik_page`` draws for ``spec``, without drawing it."""
+    w_mm, h_mm = _page_mm(spec, get_layout(spec.layout, spec.rhythm_lead))
+    return tuple(int(v / 25.4 * float(spec.dpi) + 1e-6) for v in (w_mm, h_mm))
+
+
 def draw_eik_page(ecg, spec, style: Style, *, grid: str | None = None) -> tuple[Image.Image, PageGeometry]:
     _check(ecg, spec)
     grid = grid or spec.grid
@@ -143,7 +149,7 @@ def draw_eik_page(ecg, spec, style: Style, *, grid: str | None = None) -> tuple[
     w_mm, h_mm = _page_mm(spec, layout)
     dpi = float(spec.dpi)
     k = px_per_mm(dpi)
-    width, height = (int(v / 25.4 * dpi + 1e-6) for v in (w_mm, h_mm))
+    width, height = eik_page_size(spec)
     seconds = page_seconds(spec)
 
     strips = sorted({p.row for p in layout.panels if p.strip})

@@ -43,6 +43,7 @@ class EcgCollator:
         batch[STATS_KEY] = {
             "ids": [x.get(STATS_KEY, {}).get("id") for x in instances],
             "skipped": [s for x in instances for s in x.get(STATS_KEY, {}).get("skipped", [])],
+            "skip_details": {k: v for x in instances for k, v in x.get(STATS_KEY, {}).get("skip_details", {}).items()},
             "supervised": [int((x["labels"][:max_len] != IGNORE_INDEX).sum()) for x in instances],
             "text_only": sum(1 for x in instances if (x["input_ids"] < 0).sum() == 0),
         }

@@ -45,7 +45,49 @@ def _tiny(args) -> int:
     return 0
 
 
+def _export_data(args) -> int:
+    from llava_ecg.train.stacks.export import export_data
+
+    summary = export_data(args.rows, args.output, args.format, name=args.name, image_root=args.image_root,
+                          records_root=args.records_root, workers=args.workers, chunk_rows=args.chunk_rows,
+                          strict=args.strict, progress=not args.no_progress, embed_images=args.embed_images)
+    print(summary.text())
+    return 0
+
+
+def _register_export(subparsers) -> None:
+    from llava_ecg.argtypes import existing_dir, int_range
+
+    e = subparsers.add_parser(
+        "export-data", help="ECGInstruct-schema rows -> LLaMA-Factory, TRL or ms-swift training data",
+        description="Convert ECGInstruct-schema rows (a build's ecginstruct.jsonl, on-the-fly rows included, or the "
+                    "released ECGInstruct.json as is) into another training stack's format, streaming. On-the-fly "
+                    "rows get their pages drawn into OUTPUT/images (in --workers processes; a rerun reuses the "
+                    "pages already there). See docs/training.md, 'Training with other stacks'.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="examples:\n  llava-ecg export-data out/ptbxl/ecginstruct.jsonl --format trl --records-root "
+               "/data/ptb-xl -o hf/ptbxl --workers 8\n"
+               "  llava-ecg export-data ECGInstruct.json --format swift --image-root /data/ecginstruct -o swift/\n"
+               "  llava-ecg export-data ECGInstruct.json --format llamafactory --image-root /data/ecginstruct "
+               "-o LLaMA-Factory/data")
+    e.add_argument("rows", help="row file: JSON array or JSONL")
+    e.add_argument("--format", required=True, choices=("llamafactory", "trl", "swift"), help="target stack")
+    e.add_argument("-o", "--output", required=True, help="output folder (created; an existing one is reused)")
+    e.add_argument("--name", default="ecginstruct", help="dataset name: file/folder name and dataset_info key")
+    e.add_argument("--image-root", type=existing_dir, help="folder the rows' pre-rendered image paths are relative to")
+    e.add_argument("--records-root", type=existing_dir, help="folder the on-the-fly rows' record paths are "
+                                                             "relative to (a build's --root)")
+    e.add_argument("--workers", type=int_range(1), default=1, help="processes drawing on-the-fly pages")
+    e.add_argument("--chunk-rows", type=int_range(1), default=2048, help="rows held in memory at once")
+    e.add_argument("--embed-images", action="store_true", help="trl: store the image bytes in the dataset "
+                                                                "(default: file paths)")
+    e.add_argument("--strict", action="store_true", help="stop at the first row that cannot be exported")
+    e.add_argument("--no-progress", action="store_true", help="no progress bar")
+    e.set_defaults(func=_export_data)
+
+
 def register(subparsers) -> None:
+    _register_export(subparsers)
     p = subparsers.add_parser(
         "train", help="train with upstream LLaVA from a recipe",
         description="Run upstream llava.train.train() with the llava-ecg datasets, anyres collator and chat "

@@ -17,52 +17,22 @@ from __future__ import annotations
 
 import copy
 import logging
-import os
-from pathlib import Path
 
 import numpy as np
 from torch.utils.data import Dataset
 
-from llava_ecg.errors import LlavaEcgError
-
 from .mixture import EpochPlan, EpochSampler, SourceSpec
-from .rows import RowStore, UnsafePathError, resolve_under
+from .pages import (SKIP_REASONS, CorruptSample, DataConfigError, epoch_seed, image_file, load_image_file,
+                    prepare_worker, render_spec_page)
+from .rows import RowStore
 
 logger = logging.getLogger("llava_ecg.train")
 
 IGNORE_INDEX = -100
-SKIP_REASONS = (
-    "missing_image", "unreadable_image", "unsafe_path", "unreadable_record", "render_failed",
-    "empty_conversation", "malformed_row", "empty_labels",
-)
 STATS_KEY = "llava_ecg_stats"
 
-
-class CorruptSample(Exception):
-    def __init__(self, reason: str, detail: str):
-        assert reason in SKIP_REASONS, reason
-        self.reason = reason
-        self.detail = detail
-        super().__init__(f"{reason}: {detail}")
-
-
-class DataConfigError(LlavaEcgError):
-    """The data options cannot work for any row (not a corrupt sample)."""
-
-
-def _single_threaded_opencv() -> None:
-    try:
-        import cv2
-    except ImportError:  # a custom renderer may not need OpenCV
-        return
-    cv2.setNumThreads(1)
-
-
-def epoch_seed(seed: int, epoch: int) -> int:
-    """Render seed for ``epoch``: the row's own seed in epoch 0, a derived one afterwards."""
-    if epoch == 0:
-        return int(seed)
-    return int(np.random.SeedSequence([int(seed) & 0xFFFFFFFF, int(epoch)]).generate_state(1)[0])
+__all__ = ["CorruptSample", "DataConfigError", "EcgSupervisedDataset", "IGNORE_INDEX", "SKIP_REASONS", "STATS_KEY",
+           "epoch_seed", "normalise_conversations"]
 
 
 def normalise_conversations(conversations) -> list[dict]:
@@ -106,14 +76,42 @@ class EcgSupervisedDataset(Dataset):
         self.stores = [RowStore(s.data_path, cache_dir=cache_dir) for s in sources]
         self.plan = EpochPlan([len(s) for s in self.stores], [s.weight for s in sources], seed)
         self._preprocessor = None
-        self._logged: set = set()
-        self._worker_pid = None
+        self._lengths = None
 
     def __len__(self) -> int:
         return self.plan.epoch_length
 
     def sampler(self) -> EpochSampler:
         return EpochSampler(self.plan)
+
+    def grouped_sampler(self, batch: int, groups: int) -> EpochSampler:
+        """``group_by_modality_length``: upstream's grouping over this dataset's epoch plan (``lengths.py``)."""
+        from .lengths import ModalityGroupedSampler
+
+        return ModalityGroupedSampler(self.plan, self.signed_lengths(), batch, groups)
+
+    def signed_lengths(self) -> np.ndarray:
+        """Per global row: estimated tokens, > 0 for image rows, < 0 for text-only rows (upstream's sign)."""
+        if self._lengths is None:
+            from .lengths import ImageTokens, source_lengths
+
+            da = self.data_args
+            processor = getattr(da, "image_processor", None)
+            tile = (getattr(processor, "crop_size", None) or {}).get("height", 0) if processor is not None else 0
+            tokens = ImageTokens(getattr(da, "image_aspect_ratio", "pad"), getattr(da, "image_grid_pinpoints", None),
+                                 tile, int(getattr(da, "tokens_per_tile", 0) or 0))
+            self._lengths = np.concatenate([source_lengths(store, tokens, spec.image_folder, store.cache_dir)
+                                            for store, spec in zip(self.stores, self.sources)])
+        return self._lengths
+
+    @property
+    def modality_lengths(self) -> list[int]:
+        """Upstream ``LazySupervisedDataset``'s attribute of the same name (what ``LLaVATrainer`` reads)."""
+        return self.signed_lengths().tolist()
+
+    @property
+    def lengths(self) -> list[int]:
+        return np.abs(self.signed_lengths()).tolist()
 
     @property
     def preprocessor(self):
@@ -134,19 +132,20 @@ class EcgSupervisedDataset(Dataset):
     def __getitem__(self, key: int) -> dict:
         epoch, global_row = self.plan.split_key(key)
         s, local = self.plan.locate(global_row)
-        skipped = []
+        skipped, details = [], {}
         last_error = None
         for _ in range(self.max_consecutive_failures):
             try:
                 item = self.build(s, local, epoch)
-                item[STATS_KEY] = {"skipped": skipped, "id": f"{self.sources[s].name}#{local}"}
+                # the trainer logs and counts a skip when the batch carrying it trains, so that the log and the
+                # data summary agree (a batch fetched ahead and never trained shows in neither)
+                item[STATS_KEY] = {"skipped": skipped, "skip_details": details,
+                                   "id": f"{self.sources[s].name}#{local}"}
                 return item
             except CorruptSample as exc:
                 ident = f"{self.sources[s].name}#{local}"
                 skipped.append((exc.reason, ident))
-                if (exc.reason, ident) not in self._logged:
-                    self._logged.add((exc.reason, ident))
-                    logger.warning("llava-ecg: skipping sample %s (%s); the next sample replaces it", ident, exc)
+                details[f"{exc.reason}:{ident}"] = exc.detail
                 last_error = exc
                 local = (local + 1) % len(self.stores[s])
         raise RuntimeError(
@@ -197,58 +196,10 @@ class EcgSupervisedDataset(Dataset):
     def load_image(self, row: dict, source: SourceSpec, epoch: int):
         if row.get("render"):
             return self.render_image(row["render"], source, epoch)
-        from PIL import Image, UnidentifiedImageError
-
-        if not source.image_folder:
-            raise DataConfigError(f"{source.data_path}: rows name pre-rendered images but no image_folder is set")
-        try:
-            path = resolve_under(source.image_folder, str(row["image"]), what="image")
-        except UnsafePathError as exc:
-            raise CorruptSample("unsafe_path", str(exc)) from exc
-        if not path.is_file():
-            raise CorruptSample("missing_image", f"{path} does not exist")
-        try:
-            with Image.open(path) as img:
-                return img.convert("RGB")
-        except (UnidentifiedImageError, OSError, ValueError) as exc:
-            raise CorruptSample("unreadable_image", f"{path}: {exc}") from exc
+        return load_image_file(image_file(str(row["image"]), source.image_folder, source.data_path))
 
     def render_image(self, spec: dict, source: SourceSpec, epoch: int) -> np.ndarray:
         """The row's page as an (H, W, 3) uint8 RGB array: the preprocessing takes it without a PIL round trip."""
-        from llava_ecg.render import RenderSpec, render_rgb
-        from llava_ecg.render.pool import retain_freed_memory
-        from llava_ecg.signals import read_record
-
-        if self._worker_pid != os.getpid():  # once per DataLoader worker process
-            self._worker_pid = os.getpid()
-            # page-sized buffers are reused instead of handed back to the kernel and faulted in again for every
-            # page, and OpenCV draws on this worker's core only (its thread pool costs CPU time and contends with
-            # the other workers; the loader's parallelism is the workers)
-            retain_freed_memory()
-            _single_threaded_opencv()
-
-        spec = dict(spec)
-        record = spec.pop("record", None)
-        record_source = spec.pop("source", None)
-        if not record:
-            raise CorruptSample("malformed_row", "render spec has no 'record'")
-        if source.records_root:  # with a root, every record (absolute ones too) must lie under it
-            try:
-                path = resolve_under(source.records_root, str(record), what="record")
-            except UnsafePathError as exc:
-                raise CorruptSample("unsafe_path", str(exc)) from exc
-        elif os.path.isabs(str(record)):
-            path = Path(record)
-        else:
-            raise DataConfigError(f"{source.data_path}: on-the-fly rows use relative record paths "
-                                  "but no records_root is set")
-        if getattr(self.data_args, "rerender_per_epoch", False):
-            spec["seed"] = epoch_seed(spec.get("seed", 0), epoch)
-        try:
-            ecg = read_record(path, source=record_source)
-        except (ValueError, OSError, KeyError) as exc:  # ECGReadError is a ValueError
-            raise CorruptSample("unreadable_record", f"{path}: {exc}") from exc
-        try:
-            return render_rgb(ecg, RenderSpec.from_dict(spec))
-        except Exception as exc:  # a drawing failure on one record must not end a day-long run
-            raise CorruptSample("render_failed", f"{path}: {type(exc).__name__}: {exc}") from exc
+        prepare_worker()
+        return render_spec_page(spec, source.records_root, epoch=epoch,
+                                rerender=getattr(self.data_args, "rerender_per_epoch", False), what=source.data_path)

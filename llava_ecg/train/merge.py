@@ -3,7 +3,8 @@
 Upstream's ``load_pretrained_model`` already knows how (base + ``non_lora_trainables.bin`` + PEFT
 adapter, ``merge_and_unload``) but chooses that path from the *model name*: it must contain "llava" and
 "lora". We pass such a name explicitly, so neither folder has to be named in any particular way.
-The merged folder loads like any LLaVA checkpoint (``load_pretrained_model(out, None, "llava_...")``).
+The merged folder keeps the LoRA run's conversation template record (``llava_ecg.checkpoint``) and loads like any
+LLaVA checkpoint (``load_pretrained_model(out, None, "llava_...")``).
 """
 from __future__ import annotations
 
@@ -40,12 +41,17 @@ def merge_lora(lora_dir, base, out_dir, *, device: str = "cpu") -> Path:
     compat.install()
     from llava.model.builder import load_pretrained_model
 
+    from llava_ecg.checkpoint import record_conv_template, recorded_conv_template
+
+    template = recorded_conv_template(lora_dir)
     tokenizer, model, _, _ = load_pretrained_model(str(lora_dir), str(base), "llava_lora_merge",
                                                    device_map=device, device=device)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}."))
     try:
         model.config.use_cache = True
+        if template is not None:  # the adapter's record, whatever the base's config said
+            record_conv_template(model.config, template)
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
         if out_dir.exists():

@@ -79,7 +79,8 @@ class RowStore:
         self.path = Path(path)
         if not self.path.is_file():
             raise RowFileError(self.path, "no such file")
-        self._lines_path, self.offsets = self._index(Path(cache_dir) if cache_dir else default_cache_dir())
+        self.cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
+        self._lines_path, self.offsets = self._index(self.cache_dir)
         if len(self.offsets) == 0:
             raise RowFileError(self.path, "contains no rows")
         self._fh = None
@@ -88,6 +89,7 @@ class RowStore:
     def _index(self, cache_dir: Path) -> tuple[Path, np.ndarray]:
         stat = self.path.stat()
         key = hashlib.sha1(f"{self.path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:16]
+        self.cache_key = key
         stem = cache_dir / f"{self.path.stem}-{key}"
         is_array = _first_char(self.path) == b"["
         if not is_array:

@@ -89,6 +89,31 @@ def check_inputs(argv: list[str]) -> None:
         raise RecipeError(f"output_dir={out}: exists and is not a folder")
 
 
+def _true(value: str | None) -> bool:
+    return value is not None and value.strip().lower() in ("true", "1", "yes", "y")
+
+
+def adapt_to_cpu(argv: list[str], say=print) -> list[str]:
+    """On a machine without CUDA, the two GPU-only settings of upstream's scripts (finetune.sh passes both) would
+    stop the run: ``--tf32 True`` raises in ``TrainingArguments`` ("requires Ampere or a newer GPU") though it only
+    selects a CUDA matmul mode, and a DeepSpeed run first JIT-compiles a CPU shared-memory op for minutes. Turn
+    tf32 off and skip the op (``llava_ecg.compat.skip_cpu_shm_op``), one line each."""
+    import torch
+
+    if torch.cuda.is_available():
+        return argv
+    if _true(_flag(argv, "tf32")):
+        argv = argv + ["--tf32", "False"]
+        say("llava-ecg: no CUDA device: --tf32 True (a CUDA matmul mode) is ignored on CPU", flush=True)
+    if _flag(argv, "deepspeed"):
+        from llava_ecg.compat import skip_cpu_shm_op
+
+        if skip_cpu_shm_op():
+            say("llava-ecg: CPU DeepSpeed run: DeepSpeed's optional shared-memory collective op is not compiled "
+                "(1-7 min on a fresh machine); collectives use gloo. LLAVA_ECG_DEEPSPEED_SHM=1 builds it.", flush=True)
+    return argv
+
+
 def run(args: list[str]) -> int:
     argv, launcher, resolved = build_command(args)
     attn = launcher.get("attn_implementation")
@@ -99,6 +124,7 @@ def run(args: list[str]) -> int:
     from llava_ecg import compat
 
     compat.install()
+    argv = adapt_to_cpu(argv, say=print if _is_main_process() else lambda *a, **k: None)
     from llava.train import train as upstream
 
     from llava_ecg.train.plugin import install

@@ -8,18 +8,16 @@ process that evaluates such a model must call ``register_templates()`` first.
 """
 from __future__ import annotations
 
-ECG_SYSTEM_PROMPT = (
-    "A chat between a clinician and an artificial intelligence assistant that reads electrocardiograms. "
-    "The assistant interprets the ECG image carefully and answers accurately and concisely."
-)
+from llava_ecg.catalog.conversations import CONV_TEMPLATES, ECG_SYSTEM_PROMPT  # noqa: F401  (kept importable here)
 
 
 def register_templates() -> list[str]:
     """Add our templates to ``llava.conversation.conv_templates`` (idempotent); returns their names."""
     from llava import conversation as conv
 
-    conv.conv_templates.setdefault("ecg_v1", conv.Conversation(
-        system=ECG_SYSTEM_PROMPT, roles=("USER", "ASSISTANT"), version="v1_ecg", messages=(), offset=0,
-        sep_style=conv.SeparatorStyle.TWO, sep=" ", sep2="</s>",
+    t = CONV_TEMPLATES["ecg_v1"]
+    conv.conv_templates.setdefault(t.name, conv.Conversation(
+        system=t.system, roles=t.roles, version=t.version, messages=(), offset=0,
+        sep_style=getattr(conv.SeparatorStyle, t.sep_style), sep=t.sep, sep2=t.sep2,
     ))
     return ["ecg_v1"]

@@ -1,6 +1,7 @@
 """``EcgTrainer``: upstream ``LLaVATrainer`` plus what our dataset and recipes need.
 
-* model config: ``image_grid_pinpoints`` (upstream ``train()`` never writes it) and, when the vision
+* model config: the conversation template this run trains with (``llava_ecg.checkpoint``: evaluation reads it
+  back), ``image_grid_pinpoints`` (upstream ``train()`` never writes it) and, when the vision
   tower is trained, ``unfreeze_mm_vision_tower`` so that upstream's loader keeps the trained tower;
 * ``unfreeze_vision_tower`` / ``mm_vision_tower_lr``: upstream freezes CLIP and runs it under
   ``torch.no_grad``; docs/training.md shows a small ECG model only learns with it trainable;
@@ -48,6 +49,26 @@ def unfreeze_vision_tower(model, dtype: torch.dtype | None = None) -> int:
     return sum(p.numel() for p in tower.parameters())
 
 
+def _match_zero3_dtype(model, dtype: torch.dtype) -> None:
+    """Under ZeRO-3 ``from_pretrained`` builds the LLM in ``dtype`` and partitions it, but upstream ``train()`` adds
+    the projector afterwards in fp32 (``initialize_vision_modules``, also with ``--pretrain_mm_mlp_adapter``), and
+    DeepSpeed 0.19.8's ZeRO-3 optimizer asserts that all trainable parameters share one dtype (ZeRO-1/2 cast the
+    module themselves). Cast the trainable, not yet partitioned parameters to the run's dtype; DeepSpeed keeps fp32
+    master copies of them, as of the LLM's."""
+    from transformers.integrations.deepspeed import is_deepspeed_zero3_enabled
+
+    if not is_deepspeed_zero3_enabled():
+        return
+    cast = []
+    for name, param in model.named_parameters():
+        if param.requires_grad and not hasattr(param, "ds_id") and param.is_floating_point() and param.dtype != dtype:
+            param.data = param.data.to(dtype)
+            cast.append(name)
+    if cast:
+        logger.info("llava-ecg: ZeRO-3: %d trainable parameters added after model loading cast to %s (e.g. %s)",
+                    len(cast), dtype, cast[0])
+
+
 class TimeLimit(TrainerCallback):
     """Ends training after ``minutes`` of wall time, at a step boundary (``max_train_minutes``)."""
 
@@ -66,14 +87,31 @@ class TimeLimit(TrainerCallback):
         return control
 
 
+def record_training_template(config) -> str | None:
+    """Write the template upstream ``train()`` has just made the default (from ``--version``) into ``config``.
+
+    ``train()`` sets it before it builds the trainer, and every later save (``checkpoint-N``, the final folder,
+    LoRA's ``config.json``) writes the config, so each one knows its template."""
+    from llava.train import train as T
+
+    from llava_ecg.checkpoint import record_conv_template, template_key
+
+    name = template_key(T.conversation_lib.default_conversation)
+    if name is None:
+        logger.warning("llava-ecg: the training conversation is not a registered conv_templates entry; the "
+                       "checkpoint records no template (evaluate it with an explicit conv_template)")
+        return None
+    record_conv_template(config, name)
+    logger.info("llava-ecg: training with conv template %s (recorded in the checkpoint's config.json)", name)
+    return name
+
+
 class EcgTrainer(LLaVATrainer):
     def __init__(self, model=None, args=None, train_dataset=None, **kwargs):
         base = _base_model(model)
         self.data_args = getattr(train_dataset, "data_args", None)
+        record_training_template(base.config)
         if isinstance(train_dataset, EcgSupervisedDataset):
-            if args.group_by_modality_length:
-                raise ValueError("group_by_modality_length is not supported by the llava-ecg dataset "
-                                 "(PULSE trains with it off); set group_by_modality_length=False")
             self._configure_images(base)
             train_dataset.plan.seed = args.data_seed if args.data_seed is not None else args.seed
         if getattr(args, "unfreeze_vision_tower", False):
@@ -83,8 +121,11 @@ class EcgTrainer(LLaVATrainer):
             base.config.mm_vision_tower_lr = args.mm_vision_tower_lr
             logger.info("llava-ecg: vision tower unfrozen (%d parameters, lr %s)", n,
                         args.mm_vision_tower_lr or args.learning_rate)
+        if args.bf16 or args.fp16:
+            _match_zero3_dtype(model, torch.bfloat16 if args.bf16 else torch.float16)
         self.data_stats = Counter()
         self.skipped_examples: list[str] = []
+        self._logged_skips: set = set()
         self.min_supervised = None
         super().__init__(model=model, args=args, train_dataset=train_dataset, **kwargs)
         if getattr(args, "max_train_minutes", None):
@@ -107,6 +148,9 @@ class EcgTrainer(LLaVATrainer):
 
     def _get_train_sampler(self, *args, **kwargs):
         if isinstance(self.train_dataset, EcgSupervisedDataset):
+            if self.args.group_by_modality_length:  # upstream's megabatch: one optimizer step over all ranks
+                groups = self.args.world_size * self.args.gradient_accumulation_steps
+                return self.train_dataset.grouped_sampler(self.args.train_batch_size, groups)
             return self.train_dataset.sampler()
         return super()._get_train_sampler(*args, **kwargs)
 
@@ -154,6 +198,11 @@ class EcgTrainer(LLaVATrainer):
         c["batches_with_image_sizes"] += int("image_sizes" in inputs)
         for reason, ident in stats["skipped"]:
             c[f"skipped_{reason}"] += 1
+            if (reason, ident) not in self._logged_skips:
+                self._logged_skips.add((reason, ident))
+                detail = stats.get("skip_details", {}).get(f"{reason}:{ident}", "")
+                logger.warning("llava-ecg: skipping sample %s (%s: %s); the next sample replaces it", ident, reason,
+                               detail)
             if len(self.skipped_examples) < 50:
                 self.skipped_examples.append(f"{reason}:{ident}")
         low = min(stats["supervised"]) if stats["supervised"] else None

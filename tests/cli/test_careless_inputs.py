@@ -109,6 +109,11 @@ CASES = [
     Case("train-missing-data", "train tiny/cpu model_name_or_path={folder} data_path={missing} output_dir={out}"),
     Case("train-unknown-recipe", "train nope/recipe data_path={rows}", names="nope/recipe"),
     Case("merge-lora-not-a-run", "merge-lora {folder} --base {folder} -o {out}", names="{folder}"),
+    Case("export-hf-missing-checkpoint", "export-hf {missing} {out}"),
+    Case("export-hf-folder-without-config", "export-hf {folder} {out}", names="{folder}"),
+    Case("export-hf-not-a-llava-config", "export-hf {json_folder} {out}", names="config.json"),
+    Case("export-hf-lora-run", "export-hf {lora_folder} {out}", names="merge-lora"),
+    Case("export-hf-flat-merge", "export-hf {flat_folder} {out}", names="mm_patch_merge_type 'flat'"),
     Case("tiny-output-is-a-file", "tiny -o {existing_file}", names="{existing_file}"),
     # score / judge / report
     Case("score-references-of-another-subset", "score cpsc-test {predictions} -r {g12_references} --bootstrap 0",
@@ -174,6 +179,15 @@ def inputs(tmp_path_factory):
         "g12_references": d / "g12.json", "report_references": d / "report.json",
     }
     files["folder"].mkdir()
+    (d / "json_folder").mkdir()
+    (d / "json_folder" / "config.json").write_text('{"model_type": "llama"}')
+    for name in ("lora_folder", "flat_folder"):  # a LoRA run; a PULSE-recipe (flat anyres) checkpoint
+        (d / name).mkdir()
+        (d / name / "config.json").write_text(json.dumps({
+            "model_type": "llava_llama", "mm_projector_type": "mlp2x_gelu", "image_aspect_ratio": "anyres",
+            "mm_patch_merge_type": "flat", "mm_vision_tower": "openai/clip-vit-large-patch14-336",
+            "image_grid_pinpoints": [[336, 672], [672, 336]]}))
+    (d / "lora_folder" / "adapter_config.json").write_text("{}")
     files["empty"].write_text("")
     files["binary"].write_bytes(png)
     files["existing_file"].write_text("already here\n")
@@ -196,7 +210,8 @@ def inputs(tmp_path_factory):
          "conversations": [{"from": "human", "value": "Write a report."}, {"from": "gpt", "value": "Sinus rhythm."}]}
         for i in (1, 2)]))
     values = {k: str(v) for k, v in files.items()}
-    values.update(records=str(records), record=str(record), junk_records=str(junk))
+    values.update(records=str(records), record=str(record), junk_records=str(junk), json_folder=str(d / "json_folder"),
+                  lora_folder=str(d / "lora_folder"), flat_folder=str(d / "flat_folder"))
     # bound but not listening: connections are refused, and no other test can take the port meanwhile
     held = socket.socket()
     held.bind(("127.0.0.1", 0))

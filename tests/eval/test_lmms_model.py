@@ -167,3 +167,28 @@ def test_lora_checkpoint_with_model_base_is_merged(tiny_checkpoint, tmp_path):
     m.task_dict = {"t": {"test": [{"image": ecg_image(0, (96, 48))}]}}
     (answer,) = m.generate_until(gen_requests()[:1])
     assert isinstance(answer, str)
+
+
+def test_fast_greedy_gives_generates_tokens(model):
+    """The fast path (no full-sequence logits) and upstream's ``generate`` choose the same tokens, batched."""
+    from llava_ecg.eval.generation import generate_ids
+    from llava_ecg.eval.greedy import greedy_ids, plain_greedy
+
+    docs = model.task_dict["t"]["test"]
+    ids = [model._encode(model.build_prompt([(q, None)])) for q in QUESTIONS]
+    pixels, sizes = model._images([d["image"] for d in docs])
+    for extra in ({}, {"min_new_tokens": 10}):  # stop at EOS as trained / forced past it (a random model's EOS)
+        args = dict(do_sample=False, num_beams=1, max_new_tokens=10, use_cache=True, **extra)
+        assert plain_greedy(model.model, args)
+        reference = generate_ids(model.model, ids, model._pad_id, args, pixels=pixels, image_sizes=sizes)
+        fast = greedy_ids(model.model, ids, model._pad_id, 10, pixels=pixels, image_sizes=sizes, **extra)
+        # 4.37's generate, given embeddings, starts its output with a BOS column that decoding skips
+        assert (reference[:, 0] == model.tokenizer.bos_token_id).all()
+        assert fast.tolist() == reference[:, 1:].tolist()
+    assert not plain_greedy(model.model, dict(do_sample=True, num_beams=1))
+    model.fast = False
+    try:
+        reference = model.generate_until(gen_requests())
+    finally:
+        model.fast = True
+    assert model.generate_until(gen_requests()) == reference

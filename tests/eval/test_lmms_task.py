@@ -30,7 +30,12 @@ def _load(folder, name):
     return TaskManager("WARNING", include_path=str(folder), include_defaults=False).load_task_or_group(name)[name]
 
 
-def test_user_yaml_pins_source_and_inherits_everything(task_dir):
+def test_user_yaml_pins_source_and_inherits_everything(task_dir, monkeypatch):
+    from llava_ecg.eval.lmms import runtime
+
+    model = _Model(simple=True, loglikelihood=True)
+    model.ecgbench_loglikelihood = "logprob"
+    monkeypatch.setattr(runtime, "current_model", lambda: model)
     task = _load(task_dir, "my_cpsc")
     assert isinstance(task, ECGBenchTask) and task.config.dataset_name == "cpsc-test"
     docs = task.test_docs()
@@ -48,6 +53,38 @@ def test_user_yaml_pins_source_and_inherits_everything(task_dir):
     lls = ["(-0.5, True)"] + [str((-3.0 - i, False)) for i in range(8)]  # as lmms-eval 0.7.3 hands them back
     out = task.process_results(task.test_docs_no_media()[0], ["  NORM  ", *lls])
     assert out["auc"]["prediction"] == "NORM" and out["auc_logprob"]["logprobs"][:2] == [-0.5, -3.0]
+
+
+def _cpsc_option_metrics(task_dir, monkeypatch, name: str, raw: list[float]) -> tuple[list, dict]:
+    """Option requests and the cpsc option metric item for a model reported under lmms-eval module ``name``."""
+    from llava_ecg.eval.lmms import runtime
+
+    cls = type("Llava", (_Model,), {"__module__": f"lmms_eval.models.simple.{name}"})
+    monkeypatch.setattr(runtime, "current_model", lambda: cls(simple=True, loglikelihood=True))
+    task = _load(task_dir, "my_cpsc")
+    requests = task.construct_requests(doc_id=0, ctx="Q", metadata=dict(META, doc_id=0))
+    lls = [str((v, False)) for v in raw]
+    return requests, task.process_results(task.test_docs_no_media()[0], ["NORM", *lls])["auc_logprob"]
+
+
+def test_lmms_eval_llava_losses_become_higher_is_more_likely(task_dir, monkeypatch):
+    """lmms-eval's llava returns the mean token loss: the lowest loss must be the most likely option."""
+    from llava_ecg.eval.lmms.options import score_based_metrics
+
+    requests, item = _cpsc_option_metrics(task_dir, monkeypatch, "llava", [0.5] + [3.0 + i for i in range(8)])
+    assert [r.args[1] for r in requests[1:3]] == ["NORM", "AF"]  # the model adds the template's space itself
+    assert item["score_convention"] == "mean_loss" and item["logprobs"][:2] == [-0.5, -3.0]
+    assert "score_problem" not in item
+    # negative "losses" contradict the convention: NaN with a notice, never a silently inverted metric
+    _, bad = _cpsc_option_metrics(task_dir, monkeypatch, "llava", [-0.5] + [-3.0] * 8)
+    assert "loss of -0.5" in bad["score_problem"]
+    out = score_based_metrics("cpsc-test", [bad])
+    assert out["auc_logprob"] != out["auc_logprob"] and "contradict" in out["notice"]
+
+
+def test_models_of_unknown_direction_are_not_asked(task_dir, monkeypatch):
+    requests, _ = _cpsc_option_metrics(task_dir, monkeypatch, "dummy", [])
+    assert not isinstance(requests, list) and requests.request_type == "generate_until"
 
 
 class _Model:

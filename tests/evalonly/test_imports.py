@@ -41,3 +41,11 @@ assert "ecgbench_arena" in TaskManager("WARNING").all_tasks
 print("ok")
 """)
     assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr[-3000:]
+
+
+def test_hf_dataset_and_stack_exports_need_no_upstream_llava():
+    proc = _run(("llava", "deepspeed"), """
+import llava_ecg.train.hf_data, llava_ecg.train.stacks.export
+print("ok")
+""")
+    assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr[-3000:]

@@ -17,7 +17,8 @@ CHAT_TEMPLATE = (
     "{% if add_generation_prompt %}ASSISTANT:{% endif %}")
 
 
-def build_tiny_llava_hf(out: Path) -> Path:
+def build_tiny_llava_hf(out: Path, words=()) -> Path:
+    """``words``: more vocabulary (e.g. the words of training rows), so that text is not all ``<unk>``."""
     import torch
     from tokenizers import Tokenizer, models, pre_tokenizers
     from transformers import (CLIPImageProcessor, CLIPVisionConfig, LlamaConfig, LlavaConfig,
@@ -25,7 +26,7 @@ def build_tiny_llava_hf(out: Path) -> Path:
 
     out = Path(out)
     specials = ["<unk>", "<s>", "</s>", "<pad>", "<image>"]
-    vocab = {token: i for i, token in enumerate(specials + sorted(set(WORDS)))}
+    vocab = {token: i for i, token in enumerate(specials + sorted(set(WORDS) | set(words) - set(specials)))}
     core = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
     core.pre_tokenizer = pre_tokenizers.Whitespace()
     tokenizer = PreTrainedTokenizerFast(tokenizer_object=core, bos_token="<s>", eos_token="</s>", unk_token="<unk>",

@@ -80,3 +80,21 @@ def test_tiny_tokenizer_keeps_multi_turn_labels(preset, tmp_path_factory):
     labels = T.preprocess([copy.deepcopy(turns)], tok, has_image=True)["labels"][0]
     supervised = tok.decode([t for t in labels.tolist() if t != -100])
     assert supervised.split("</s>")[:3] == [answers[0], " " + answers[1], " " + answers[2]], supervised
+
+
+def test_doctor_names_an_anyres_checkpoint_without_grid_pinpoints(tmp_path):
+    """What upstream's train.py writes for --image_aspect_ratio anyres (it has no --image_grid_pinpoints flag)."""
+    from llava_ecg.doctor import checkpoint_checks
+
+    bad, good = tmp_path / "upstream_anyres", tmp_path / "ours"
+    for folder, cfg in ((bad, {"image_aspect_ratio": "anyres", "mm_patch_merge_type": "spatial_unpad"}),
+                        (good, {"image_aspect_ratio": "anyres", "image_grid_pinpoints": [[336, 672], [672, 336]]})):
+        folder.mkdir()
+        (folder / "config.json").write_text(json.dumps(cfg))
+    (finding,) = checkpoint_checks(str(bad))
+    assert finding.severity == "FAIL" and "no image_grid_pinpoints" in finding.detail and str(bad) in finding.detail
+    assert [f.severity for f in checkpoint_checks(str(good))] == ["OK"]
+    assert checkpoint_checks(str(tmp_path / "absent"))[0].detail.endswith("no such file")
+    exe = Path(sys.executable).with_name("llava-ecg")
+    proc = subprocess.run([str(exe), "doctor", str(bad), "--quiet"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1 and "image_aspect_ratio=anyres but no image_grid_pinpoints" in proc.stdout

@@ -13,11 +13,14 @@ pytestmark = pytest.mark.slow
 
 
 def test_gpu_check_dry_run_writes_every_figure(offline_env, tmp_path):
-    out = tmp_path / "gpu_check.json"
+    out = tmp_path / "work" / "gpu_check.json"  # no --out: the figures go under the output folder
+    in_checkout = REPO / "gpu_check.json"
+    was_there = in_checkout.exists()
     env = dict(offline_env, PYTHON=sys.executable)
-    proc = subprocess.run(["bash", str(REPO / "benchmarks" / "gpu_check.sh"), "--dry-run", "--out", str(out),
+    proc = subprocess.run(["bash", str(REPO / "benchmarks" / "gpu_check.sh"), "--dry-run",
                            "--workdir", str(tmp_path / "work")], env=env, capture_output=True, text=True, timeout=400)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
+    assert was_there or not in_checkout.exists()
     data = json.loads(out.read_text())
     assert "errors" not in data, data.get("errors")
     train, ev = data["train"], data["eval"]

@@ -9,7 +9,7 @@ comparable step by step. Rank 0 prints ``LLAVA_ECG_RUN <name> BEGIN|END`` around
 
 DeepSpeed's CPU accelerator JIT-compiles an optional shared-memory collective op (``deepspeed_shm_comm``, g++ +
 ninja) the first time a ZeRO engine starts: ~1 min on a quiet core, 7 min measured on a loaded 2-core machine. The
-collectives fall back to gloo without it, so these runs mark it unavailable (``DS_SKIP_SHM_OP=1``, the default here).
+launcher itself (``llava_ecg.train.run.adapt_to_cpu``) marks it unavailable on CPU, so the collectives use gloo.
 """
 from __future__ import annotations
 
@@ -27,21 +27,12 @@ def _fresh_state() -> None:
     os.environ.pop("ACCELERATE_USE_DEEPSPEED", None)
 
 
-def _skip_shm_op() -> None:
-    import deepspeed.ops
-
-    # the attribute is DeepSpeed's lazily probed {op name: compatible}; setting it skips the probe (compiler runs) too
-    deepspeed.ops.__compatible_ops__ = {"deepspeed_shm_comm": False}
-
-
 def main(plan_path: str) -> int:
     import torch.distributed as dist
     from transformers import set_seed
 
     from llava_ecg.train.run import run
 
-    if os.environ.get("DS_SKIP_SHM_OP", "1") == "1":
-        _skip_shm_op()
     plan = json.loads(open(plan_path).read())
     rank = int(os.environ.get("RANK", "0"))
     for item in plan["runs"]:

@@ -5,7 +5,9 @@ tiny model, anyres tiles from pages rendered on the fly. One launch runs every s
 * ``zero2`` / ``zero3``: the same run with recipes/deepspeed/zero2.json / zero3.json, checkpoint at step 4 (ZeRO-2);
 * ``zero2_resume``: the same command again: upstream resumes from checkpoint-4 (DeepSpeed optimizer shards);
 * ``lora``: LoRA under ZeRO-2, merged afterwards;
-* ``pulse``: recipes/pulse_7b/full_zero2.yaml itself (bf16, gradient checkpointing, ZeRO-2) with CPU-only overrides.
+* ``pulse``: recipes/pulse_7b/full_zero2.yaml itself (bf16, gradient checkpointing, ZeRO-2) with CPU-only overrides;
+* ``finetune_sh``: every flag of upstream's scripts/v1_5/finetune.sh (ZeRO-3, bf16, tf32, group_by_modality_length,
+  4 loader workers, ...) with only the paths changed, plus ``report_to`` (see FINETUNE_CHANGES).
 """
 from __future__ import annotations
 
@@ -17,13 +19,31 @@ import sys
 import pytest
 import torch
 
-from ._data import REPO, TINY_PINPOINTS, TINY_RECIPE, losses, offline
+from tests.support.upstream_scripts import finetune_argv
+
+from ._data import REPO, TINY_PINPOINTS, TINY_RECIPE, losses, offline, read_jsonl, write_rows
 
 pytestmark = pytest.mark.slow
 
 ZERO = REPO / "recipes" / "deepspeed"
 PULSE = REPO / "recipes" / "pulse_7b" / "full_zero2.yaml"
+# The only non-path changes to finetune.sh, and why: wandb is not installed here (and a test may not reach the
+# network); upstream's train.py fails the same way without it. --batch_trace (ours) is added to audit the batches.
+FINETUNE_CHANGES = {"report_to": "none"}
 LOSS_TOLERANCE = 1e-3  # per logged step, ZeRO vs DDP (fp32; measured <= 1e-4: only reduction order differs)
+
+
+def _projector(base, path):
+    """A ``mm_projector.bin`` as upstream's pretraining stage saves it (mlp2x_gelu), for --pretrain_mm_mlp_adapter."""
+    vision = json.loads((base.clip_dir / "config.json").read_text())
+    vision = vision.get("vision_config", vision)["hidden_size"]
+    hidden = json.loads((base.llm_dir / "config.json").read_text())["hidden_size"]
+    g = torch.Generator().manual_seed(0)
+    torch.save({"model.mm_projector.0.weight": torch.randn(hidden, vision, generator=g) * 0.02,
+                "model.mm_projector.0.bias": torch.zeros(hidden),
+                "model.mm_projector.2.weight": torch.randn(hidden, hidden, generator=g) * 0.02,
+                "model.mm_projector.2.bias": torch.zeros(hidden)}, path)
+    return path
 
 
 def _rows(tmp_path):
@@ -55,7 +75,9 @@ def ds_runs(tiny_base, offline_env, tmp_path_factory):
     tiny = [str(TINY_RECIPE), *common, "mm_patch_merge_type=spatial_unpad"]
     zero2 = [f"deepspeed={ZERO / 'zero2.json'}"]
     ckpt = ["save_strategy=steps", "save_steps=4"]
-    out = {name: tmp / name for name in ("ddp", "zero2", "zero3", "lora", "pulse", "merged")}
+    out = {name: tmp / name for name in ("ddp", "zero2", "zero3", "lora", "pulse", "merged", "finetune_sh")}
+    # upstream's data format (a .json array, pre-rendered images, text-only rows): 48 image + 16 text-only rows
+    upstream_data = write_rows(tmp / "llava_mix", n=64, text_only_every=4, ecginstruct=False)
     runs = [
         ("ddp", tiny + [f"output_dir={out['ddp']}", f"batch_trace={tmp / 'ddp.jsonl'}"]),
         ("zero2", tiny + zero2 + ckpt + [f"output_dir={out['zero2']}"]),
@@ -64,7 +86,12 @@ def ds_runs(tiny_base, offline_env, tmp_path_factory):
                                  f"output_dir={out['lora']}"]),
         ("pulse", [str(PULSE), *common, "attn_implementation=sdpa", "tf32=false", "gradient_accumulation_steps=2",
                    "save_strategy=no", "dataloader_num_workers=0", f"output_dir={out['pulse']}"]),
-        ("zero3", tiny + [f"deepspeed={ZERO / 'zero3.json'}", f"output_dir={out['zero3']}"]),  # last: ZeRO-3 init
+        ("zero3", tiny + [f"deepspeed={ZERO / 'zero3.json'}", f"output_dir={out['zero3']}"]),  # ZeRO-3 init last
+        ("finetune_sh", finetune_argv({
+            "deepspeed": ZERO / "zero3.json", "model_name_or_path": tiny_base.llm_dir, "data_path": upstream_data,
+            "image_folder": upstream_data.parent, "vision_tower": tiny_base.clip_dir,
+            "pretrain_mm_mlp_adapter": _projector(tiny_base, tmp / "mm_projector.bin"),
+            "output_dir": out["finetune_sh"]}, FINETUNE_CHANGES) + ["--batch_trace", str(tmp / "finetune.jsonl")]),
     ]
     plan = tmp / "plan.json"
     plan.write_text(json.dumps({"runs": [{"name": n, "args": a} for n, a in runs]}))
@@ -142,3 +169,24 @@ def test_the_pulse_recipe_runs_as_written_in_bf16_with_gradient_checkpointing(ds
     recipe = (ds_runs["out"]["pulse"] / "llava_ecg_recipe.yaml").read_text()
     assert "zero2.json" in recipe and "bf16: true" in recipe and "gradient_checkpointing: true" in recipe
     assert json.loads((ds_runs["out"]["pulse"] / "config.json").read_text())["mm_patch_merge_type"] == "flat"
+
+
+def test_upstream_finetune_sh_runs_unchanged_through_our_entry_point(ds_runs):
+    """LLaVA-1.5's finetune.sh flag set, paths swapped: ZeRO-3, bf16, tf32 (ignored without CUDA, one line),
+    gradient checkpointing, a pretrained projector, and group_by_modality_length: image and text-only rows in
+    separate batches (16 per rank; 2 ranks x 16 = one optimizer step per megabatch)."""
+    log, out = ds_runs["logs"]["finetune_sh"], ds_runs["out"]["finetune_sh"]
+    loss = ds_runs["losses"]["finetune_sh"]
+    assert len(loss) == 2 and all(torch.isfinite(torch.tensor(loss))), log[-3000:]
+    assert "--tf32 True (a CUDA matmul mode) is ignored on CPU" in log
+    assert "shared-memory collective op is not compiled" in log
+    config = json.loads((out / "config.json").read_text())
+    assert config["mm_projector_type"] == "mlp2x_gelu" and config["image_aspect_ratio"] == "pad"
+    rows = json.loads((out.parent / "llava_mix" / "train.json").read_text())
+    has_image = ["image" in r for r in rows]
+    trace = out.parent / "finetune.jsonl"
+    batches = [b for r in (0, 1) for b in read_jsonl(f"{trace}.rank{r}")]
+    kinds = sorted(tuple(sorted({has_image[int(i.split("#")[1])] for i in b["ids"]})) for b in batches)
+    assert kinds == [(False,), (True,), (True,), (True,)], kinds  # 4 batches of 16, none mixed
+    summary = json.loads((out / "llava_ecg_data_summary.json").read_text())
+    assert summary["samples"] == 64 and summary["text_only_samples"] == 16

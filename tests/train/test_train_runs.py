@@ -35,6 +35,7 @@ def test_anyres_mixed_batches_corrupt_rows_and_ecginstruct_schema(tiny_base, off
     assert summary["samples"] == len(rows)  # one epoch; the 2 corrupt rows were replaced, not dropped
     assert summary["skipped"] == {"missing_image": 1, "empty_conversation": 1}, summary
     assert "2 corrupt samples skipped" in output
+    assert output.count("llava-ecg: skipping sample") == summary["skipped_total"]  # the log and the counters agree
     assert summary["text_only_samples"] >= 30
     assert summary["batches_with_image_sizes"] == summary["batches"] > 0
     assert summary["min_supervised_tokens_per_sample"] > 0
@@ -125,11 +126,15 @@ def test_lora_on_a_weighted_mixture_then_merge(tiny_base, offline_env, tmp_path)
     for name in ("adapter_config.json", "adapter_model.safetensors", "non_lora_trainables.bin"):
         assert (out / name).is_file(), name
     assert json.loads((out / "adapter_config.json").read_text())["r"] == 8
+    from llava_ecg.checkpoint import recorded_conv_template
+
+    assert recorded_conv_template(out) == "vicuna_v1"  # the tiny recipe's --version v1
 
     # merge: the merged folder (no "llava" in its name) gives the same logits as base + adapter
     from llava_ecg.train.merge import merge_lora
 
     merged = merge_lora(out, tiny_base.llm_dir, tmp_path / "merged")
+    assert recorded_conv_template(merged) == "vicuna_v1"
     from llava.model.builder import load_pretrained_model
 
     _, lora_model, _, _ = load_pretrained_model(str(out), str(tiny_base.llm_dir), "llava_lora", device="cpu",
@@ -175,7 +180,8 @@ def test_on_the_fly_rendering_from_records_without_image_files(tiny_base, offlin
 
 def test_torchrun_two_processes_shard_one_epoch_order(tiny_base, offline_env, tmp_path):
     """Under torchrun (2 CPU processes, gloo) both ranks draw the same epoch order and accelerate gives each a
-    disjoint share; the end-of-run summary is summed over ranks."""
+    disjoint share; the end-of-run summary is summed over ranks. With ``group_by_modality_length`` (upstream's
+    finetune.sh flag) every batch but the one at the seam of the two leftover megabatches is one modality."""
     import subprocess
     import sys
 
@@ -184,7 +190,7 @@ def test_torchrun_two_processes_shard_one_epoch_order(tiny_base, offline_env, tm
     env = dict(offline(offline_env), LLAVA_ECG_CACHE=str(tmp_path / "cache"))
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
            "-m", "llava_ecg.train.run", str(TINY_RECIPE),
-           *tiny_overrides(tiny_base, data, data.parent, out, batch_trace=trace)]
+           *tiny_overrides(tiny_base, data, data.parent, out, batch_trace=trace, group_by_modality_length=True)]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=180)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-5000:]
     ranks = [read_jsonl(f"{trace}.rank{r}") for r in (0, 1)]
@@ -193,6 +199,9 @@ def test_torchrun_two_processes_shard_one_epoch_order(tiny_base, offline_env, tm
     assert not set(ids[0]) & set(ids[1]) and len(set(ids[0]) | set(ids[1])) == 32
     summary = _summary(out)
     assert summary["batches"] == 8 and summary["samples"] == 32
+    has_image = ["image" in r for r in read_jsonl(data)]  # 25 image rows, 7 text-only
+    kinds = [{has_image[int(i.split("#")[1])] for i in b["ids"]} for batches in ranks for b in batches]
+    assert sum(len(k) == 2 for k in kinds) == 1 and kinds.count({False}) == 1, kinds
 
 
 def test_starting_from_a_llava_1_6_style_checkpoint_takes_its_pinpoints(offline_env, tmp_path):

@@ -29,7 +29,9 @@ def build_lmms_eval_command(args: argparse.Namespace) -> list[str]:
 
     from llava_ecg.eval.lmms.paths import tasks_path
 
-    model_args = [f"pretrained={args.model_path}", f"conv_template={args.conv_template}", f"dtype={args.dtype}"]
+    model_args = [f"pretrained={args.model_path}", f"dtype={args.dtype}"]
+    if args.conv_template:  # else the model uses the checkpoint's recorded template (llava_ecg.checkpoint)
+        model_args.append(f"conv_template={args.conv_template}")
     if args.model_base:
         model_args.append(f"model_base={args.model_base}")
     if args.no_option_scores:
@@ -140,7 +142,8 @@ def register(subparsers) -> None:
     p.add_argument("--tasks", default="ecgbench", help="lmms-eval tasks/groups (default: ecgbench)")
     p.add_argument("-o", "--output", default="eval_results", type=output_path, help="lmms-eval --output_path (default: eval_results)")
     p.add_argument("--model-base", help="base LLM for LoRA or projector-only checkpoints")
-    p.add_argument("--conv-template", default="llava_v1", help="conversation template (default: llava_v1)")
+    p.add_argument("--conv-template", default=None,
+                   help="conversation template (default: the one the checkpoint records, else llava_v1)")
     p.add_argument("--device", help="cuda, cuda:1, cpu (default: cuda if available)")
     p.add_argument("--dtype", default="auto", help="auto (fp16 on CUDA, fp32 on CPU), float16, bfloat16, float32")
     p.add_argument("--batch-size", type=positive_int, default=1, help="lmms-eval batch size (default 1)")

@@ -121,7 +121,9 @@ def _metric_names(subset) -> list[str]:
 
 def process_results(doc: Mapping, results: Sequence, option_scores: Mapping | None = None) -> dict:
     """One scoring item per metric. ``results[0]``: the answer (arena: the list of per-turn answers);
-    ``option_scores``: ``{"options": [...], "logprobs": [...]}`` when the task asked the model to score options."""
+    ``option_scores``: ``{"options": [...], "logprobs": [...], "convention", "problem"}`` when the task asked the
+    model to score options; ``logprobs`` are already "higher = more likely", ``convention`` says what the model
+    returned and ``problem`` is set when a value contradicts it."""
     subset = get_subset(doc["subset"])
     prediction = results[0] if results else ""
     if subset.kind == ARENA and isinstance(prediction, str):
@@ -131,7 +133,10 @@ def process_results(doc: Mapping, results: Sequence, option_scores: Mapping | No
     item["subset"] = subset.name
     if option_scores and subset.kind not in (REPORT, ARENA):
         item["options"] = list(option_scores["options"])
-        item["logprobs"] = [float(x) for x in option_scores["logprobs"]]
+        item["logprobs"] = [float(x) for x in option_scores["logprobs"]]  # higher = more likely
+        item["score_convention"] = option_scores.get("convention", "logprob")
+        if option_scores.get("problem"):
+            item["score_problem"] = option_scores["problem"]
         item["gold"] = parse_prediction(subset, "", row, mode="strict").gold
     return {name: {**item, "metric": name} for name in _metric_names(subset)}
 
@@ -149,6 +154,8 @@ def _scores(subset: str, mode: str, items: Sequence[Mapping]) -> dict:
             return _CACHE[key]
     if mode == "logprob":
         result = score_based_metrics(subset, items)
+        if result.get("notice"):
+            logger.warning(f"{subset}: {result['notice']}")
     else:
         clean = [{k: i[k] for k in ("prediction", "reference", "doc_id") if k in i} for i in items]
         try:

@@ -11,8 +11,9 @@ works around its traps (docs/upstream.md):
 * the builder loads in fp16; we cast to the requested dtype afterwards (fp32 on CPU by default, fp16 on CUDA as the
   authors evaluated).
 
-Prompting follows the authors' ``model_ecg_resume.py``: ``llava_v1`` template, ``"<image>\\n" + question``, the image
-through ``process_images`` (pad or anyres, with ``image_sizes``), greedy decoding. Arena items are answered turn by
+Prompting follows the authors' ``model_ecg_resume.py``: the checkpoint's template (``conv_template``, else the one
+its config.json records, else ``llava_v1`` — :func:`llava_ecg.checkpoint.resolve_conv_template`),
+``"<image>\\n" + question``, the image through ``process_images`` (pad or anyres, with ``image_sizes``), greedy decoding. Arena items are answered turn by
 turn with the model's own answers kept as history and the image in the first turn only
 (:meth:`LlavaEcg.generate_until_multi_round`). :meth:`LlavaEcg.loglikelihood` scores a set of candidate answers
 for one prompt with a single prefill whose KV cache is shared by all candidates — the basis of the score-based AUC.
@@ -67,18 +68,22 @@ class LlavaEcg(lmms):
 
     Arguments (all strings on the lmms-eval command line): ``pretrained`` checkpoint folder; ``model_base`` base LLM
     for LoRA / projector-only checkpoints; ``model_name`` override of the builder name; ``conv_template``
-    (default ``llava_v1``, the template PULSE was trained with); ``device`` (default ``cuda`` when available, else
-    ``cpu``); ``dtype`` (``auto`` = fp16 on CUDA, fp32 on CPU; or float32/float16/bfloat16); ``batch_size``;
+    (default: the template the checkpoint records, else ``llava_v1``, the template PULSE was trained with; the choice
+    and its reason are logged, and a given one that differs from the record is warned about); ``device`` (default
+    ``cuda`` when available, else ``cpu``); ``dtype`` (``auto`` = fp16 on CUDA, fp32 on CPU; or float32/float16/bfloat16); ``batch_size``;
     ``attn_implementation`` (``flash_attention_2`` to use FlashAttention, otherwise the checkpoint's default);
-    ``option_scores`` (default true; false: ECGBench asks no answer log-probabilities, ``auc_logprob`` is NaN).
+    ``option_scores`` (default true; false: ECGBench asks no answer log-probabilities, ``auc_logprob`` is NaN);
+    ``fast`` (default true: greedy answers through :func:`llava_ecg.eval.greedy.greedy_ids`, the same tokens as
+    ``generate`` without its full-sequence fp32 logits; false: ``model.generate`` as upstream runs it).
     """
 
     is_simple = True
+    ecgbench_loglikelihood = "logprob"  # summed log P(answer), see llava_ecg.eval.lmms.runtime
 
     def __init__(self, pretrained: str, model_base: str | None = None, model_name: str | None = None,
-                 conv_template: str = "llava_v1", device: str | None = None, dtype: str = "auto",
+                 conv_template: str | None = None, device: str | None = None, dtype: str = "auto",
                  batch_size: int | str = 1, attn_implementation: str | None = None, option_scores: bool | str = True,
-                 **kwargs) -> None:
+                 fast: bool | str = True, **kwargs) -> None:
         super().__init__()
         import importlib.util
 
@@ -101,12 +106,24 @@ class LlavaEcg(lmms):
                 raise ModelLoadError(f"{path}: no config.json — not a LLaVA checkpoint folder")
             pretrained = str(path.resolve())
         self.pretrained = str(pretrained)
-        self.conv_template = conv_template
+        self.conv_template, self.conv_template_reason = self._resolve_template(conv_template)
         self.batch_size_per_gpu = int(batch_size)
         self.ecgbench_option_scores = _as_bool(option_scores)  # read by llava_ecg.eval.lmms.runtime
+        self.fast = _as_bool(fast)
         self._load(model_base, model_name, dtype, attn_implementation)
 
     # -- setup -------------------------------------------------------------------------------------------------
+    def _resolve_template(self, explicit) -> tuple[str, str]:
+        from loguru import logger
+
+        from llava_ecg.checkpoint import resolve_conv_template
+
+        name, why, warning = resolve_conv_template(self.pretrained, str(explicit) if explicit else None)
+        if warning:
+            logger.warning(f"llava_ecg: {warning}")
+        logger.info(f"llava_ecg: {why}")
+        return name, why
+
     def _setup_device(self, device: str | None) -> None:
         from accelerate import Accelerator
 
@@ -256,6 +273,7 @@ class LlavaEcg(lmms):
 
         ``prepared``: ``(pixels, sizes)`` already computed from ``visuals`` (by the prefetching thread)."""
         from llava_ecg.eval.generation import generate_ids
+        from llava_ecg.eval.greedy import greedy_ids, plain_greedy
 
         pixels = sizes = None
         if any(visuals):
@@ -263,8 +281,12 @@ class LlavaEcg(lmms):
                 raise ValueError("a batch mixes items with and without an image")
             pixels, sizes = prepared if prepared is not None else self._pixels([v[0] for v in visuals])
             pixels = self._to_device(pixels)
-        out = generate_ids(self._model, [self._encode(p) for p in prompts], self._pad_id, gen_args, pixels=pixels,
-                           image_sizes=sizes)
+        ids = [self._encode(p) for p in prompts]
+        if self.fast and plain_greedy(self._model, gen_args):
+            out = greedy_ids(self._model, ids, self._pad_id, gen_args["max_new_tokens"], pixels=pixels,
+                             image_sizes=sizes)
+        else:
+            out = generate_ids(self._model, ids, self._pad_id, gen_args, pixels=pixels, image_sizes=sizes)
         return self._tokenizer.batch_decode(out, skip_special_tokens=True)
 
     def _prepare_chunk(self, requests, chunk) -> tuple[list[str], list[list], object]:
@@ -336,6 +358,8 @@ class LlavaEcg(lmms):
     @torch.inference_mode()
     def _score_continuations(self, prompt: str, visuals: list, continuations: list[str]) -> list[tuple[float, bool]]:
         """log P(continuation | prompt) for each continuation, one prefill shared through the KV cache."""
+        from llava_ecg.eval.greedy import last_logits
+
         prompt_ids = self._encode(prompt)
         cont_ids = []
         for cont in continuations:
@@ -351,9 +375,9 @@ class LlavaEcg(lmms):
                 input_ids, None, None, None, None, pixels, image_sizes=sizes)
         else:
             embeds = self._model.get_model().embed_tokens(input_ids)
-        prefix = self._model(inputs_embeds=embeds, use_cache=True, return_dict=True)
-        first = torch.log_softmax(prefix.logits[0, -1].float(), dim=-1)
-        past = prefix.past_key_values
+        # the prompt's logits are needed at its last position only (a full row set is ~3,000 x vocab in fp32)
+        last, past = last_logits(self._model, embeds)
+        first = torch.log_softmax(last[0], dim=-1)
         n, width = len(cont_ids), max(len(c) for c in cont_ids)
         batch = torch.full((n, width), self._pad_id, dtype=torch.long)
         for i, c in enumerate(cont_ids):

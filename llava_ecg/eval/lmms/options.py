@@ -46,9 +46,11 @@ def option_set(subset: Subset | str, row: Mapping) -> list[str]:
     return list(parse.strict_ecgqa_options(question))
 
 
-def continuation(option: str) -> str:
-    """What the assistant would write: the option after the template's ``"ASSISTANT:"`` and a space."""
-    return " " + option
+def continuation(option: str, convention: str = "logprob") -> str:
+    """What the assistant would write. ``llava_ecg`` appends it to the prompt, which ends in ``"ASSISTANT:"``, so it
+    starts with the template's space; lmms-eval's own models (the ``mean_loss`` convention) put it in the assistant
+    turn themselves and the template adds that space."""
+    return option if convention == "mean_loss" else " " + option
 
 
 def softmax(logprobs: Sequence[float]) -> np.ndarray:
@@ -71,13 +73,21 @@ def score_based_metrics(subset: Subset | str, items: Sequence[Mapping]) -> dict:
     """``auc_logprob`` (×100) and details from items ``{"options": [...], "logprobs": [...], "gold": ...}``.
 
     ``gold``: labels (multi-label), a letter (MCQ) or options (ECG-QA), as parsed by ``llava_ecg.eval`` in strict
-    mode. Items without option scores are ignored; ``n`` says how many were used.
+    mode. ``logprobs`` are higher = more likely (log-probabilities, or a loss negated); an item with
+    ``score_problem`` (a value that contradicted the model's convention) makes both metrics NaN, with a ``notice``. Items without option scores are ignored; ``n`` says how many were used.
     """
     subset = get_subset(subset) if isinstance(subset, str) else subset
     usable = [i for i in items if i.get("options") and len(i.get("logprobs") or []) == len(i["options"])]
     out: dict = {"n": len(usable)}
     if not usable:
         out["auc_logprob"] = float("nan")
+        return out
+    problems = [i for i in usable if i.get("score_problem")]
+    if problems:  # the model's scores contradict its convention: the direction is unknown, so no metric
+        out.update(auc_logprob=float("nan"), acc_logprob=float("nan"), notice=(
+            f"auc_logprob/acc_logprob are NaN: {len(problems)} of {len(usable)} items got option scores that "
+            f"contradict the model's '{problems[0].get('score_convention')}' convention "
+            f"(e.g. {problems[0]['score_problem']})"))
         return out
     if subset.kind == MULTILABEL:
         per_class = {}

@@ -11,7 +11,10 @@
    ``qwen2_5_vl``, ``vllm``, ``sglang``, ...) ``doc_to_messages`` requests.
 3. **Answer log-probabilities.** For multi-label, MCQ and ECG-QA subsets a model that implements ``loglikelihood``
    also gets one request per candidate answer (:mod:`llava_ecg.eval.lmms.options`); other models are not asked,
-   and ``auc_logprob``/``acc_logprob`` come out NaN with a one-line notice.
+   and ``auc_logprob``/``acc_logprob`` come out NaN with a one-line notice. What comes back is turned into
+   "higher = more likely" by the model's known convention (:func:`llava_ecg.eval.lmms.runtime.score_convention`:
+   log-probability, or lmms-eval's mean token loss), sign-checked on every item; a model whose convention is
+   unknown is not asked, and one whose values contradict its convention gets NaN — never silently inverted.
 4. **ECG Arena's turns.** Simple models with ``generate_until_multi_round`` answer all turns themselves. Most chat
    models have no such method, so each arena item is one ``generate_until`` request for its *last* turn whose
    messages hold the conversation so far: when the model asks for them (:meth:`_arena_messages`), the earlier turns
@@ -54,6 +57,7 @@ class ECGBenchTask(ConfigurableMessagesTask):
         self._arena_done: set[int] = set()
         self._arena_lock = threading.RLock()
         self._arena_model = None
+        self._score_convention: str | None = None  # of the model the option requests went to
 
     def download(self, dataset_kwargs=None) -> None:
         import datasets
@@ -101,9 +105,16 @@ class ECGBenchTask(ConfigurableMessagesTask):
                 f"ecgbench: {caps.name} does not score answers by log-likelihood; {OPTION_METRICS} are NaN "
                 "(the other metrics are unaffected)"))
             return main
+        if caps.score_convention is None:
+            runtime.notice_once(model, "options", (
+                f"ecgbench: it is not known whether {caps.name}'s loglikelihood is a log-probability or a loss; "
+                f"{OPTION_METRICS} are NaN (docs/evaluation.md, option scores; a model may set "
+                "ecgbench_loglikelihood)"))
+            return main
+        self._score_convention = caps.score_convention
         scored = [
             Instance(request_type="loglikelihood", idx=i + 1, metadata=kwargs["metadata"],
-                     arguments=(ctx, continuation(option), self.doc_to_visual, doc_id, self.config.task, split))
+                     arguments=(ctx, continuation(option, caps.score_convention), self.doc_to_visual, doc_id, self.config.task, split))
             for i, option in enumerate(options)
         ]
         return [main, *scored]
@@ -186,7 +197,10 @@ class ECGBenchTask(ConfigurableMessagesTask):
         option_scores = None
         if len(results) > 1:
             options = options_for(doc)
-            logprobs = [_loglikelihood_value(r) for r in results[1:]]
-            if len(options) == len(logprobs):
-                option_scores = {"options": options, "logprobs": logprobs}
+            raw = [_loglikelihood_value(r) for r in results[1:]]
+            if len(options) == len(raw):
+                normalised = [runtime.normalise_score(self._score_convention, v) for v in raw]
+                problems = [p for _, p in normalised if p]
+                option_scores = {"options": options, "logprobs": [v for v, _ in normalised],
+                                 "convention": self._score_convention, "problem": problems[0] if problems else None}
         return self.config.process_results(doc, [answer], option_scores=option_scores)
