@@ -2,7 +2,8 @@
 
 ``llava.conversation.conv_templates`` (llava-torch 1.2.2.post1) is the source of truth in the training install;
 ``tests/export/test_conversations.py`` fails when upstream's differ from these. Only the ``SeparatorStyle.TWO``
-templates (Vicuna v1 format) are carried: the ones our recipes and PULSE train with. A prompt is
+templates (Vicuna v1 format) are carried: the ones our recipes and PULSE train with. Which one a checkpoint gets is
+``llava_ecg.checkpoint``'s rule (its record, else ``DEFAULT_CONV_TEMPLATE``). A prompt is
 ``system + sep``, then per message ``role + ": " + text + (sep, sep2)[i % 2]``, and an empty message renders as
 ``role + ":"`` (the generation prompt).
 """
@@ -18,9 +19,6 @@ _HUMAN = ("A chat between a curious human and an artificial intelligence assista
           "The assistant gives helpful, detailed, and polite answers to the human's questions.")
 _USER = ("A chat between a curious user and an artificial intelligence assistant. "
          "The assistant gives helpful, detailed, and polite answers to the user's questions.")
-
-# The template a checkpoint without a recorded one is evaluated with (PULSE-7B was trained with it).
-DEFAULT_CONV_TEMPLATE = "llava_v1"
 
 
 @dataclass(frozen=True)

@@ -71,10 +71,43 @@ def _table(results: Sequence[ResultSet], paper: Sequence[PaperRow], *, mode: str
             continue
         cells = [_fmt(r.metrics.get(m), r.metrics.get(f"{m}_ci95") if with_ci else None) if r else "–"
                  for r, (_, m) in zip(found, cols)]
-        lines.append(f"| {run} ({mode}) | " + " | ".join(cells) + " |")
+        partial = any(_partial(r, s) for r, (s, _) in zip(found, cols))
+        lines.append(f"| {run} ({mode}){' **partial**' if partial else ''} | " + " | ".join(cells) + " |")
+        lines.append(_n_row(found, cols))
+    if paper:
+        lines.append("| (paper: n) | " + " | ".join(_n_text(SUBSETS[s].n_paper, None) if i == _first(cols, s) else ""
+                                                 for i, (s, _) in enumerate(cols)) + " |")
     for row in paper:
         lines.append(f"| {row.model} (paper v1) | " + " | ".join(row.cell(s, m) for s, m in cols) + " |")
     return lines + [""]
+
+
+def _items(r: ResultSet | None) -> int | None:
+    n = r.metrics.get("n") if r is not None else None
+    return int(n) if isinstance(n, (int, float)) and not (isinstance(n, float) and math.isnan(n)) else None
+
+
+def _partial(r: ResultSet | None, subset: str) -> bool:
+    """Fewer items than the paper's full test set of ``subset`` (a --limit run, a sample, a custom set)."""
+    n, full = _items(r), SUBSETS[subset].n_paper
+    return n is not None and full is not None and n < full
+
+
+def _n_text(n: int | None, full: int | None) -> str:
+    if n is None:
+        return "–"
+    return f"{n:,} of {full:,} ⚠" if full is not None and n < full else f"{n:,}"
+
+
+def _first(cols, subset: str) -> int:
+    return next(i for i, (s, _) in enumerate(cols) if s == subset)
+
+
+def _n_row(found, cols) -> str:
+    """Items per subset under a run's row (first metric column of each subset); ⚠ marks fewer than the full set."""
+    cells = [_n_text(_items(r), SUBSETS[s].n_paper) if r is not None and i == _first(cols, s) else ""
+             for i, (r, (s, _)) in enumerate(zip(found, cols))]
+    return "| ↳ n | " + " | ".join(cells) + " |"
 
 
 def _details(results: Sequence[ResultSet]) -> list[str]:
@@ -120,7 +153,9 @@ def write_report(results_dir: str | Path, out_dir: str | Path | None = None, *, 
         f"Metrics ×100 (HL: lower is better). Paper rows: {SOURCE} (AUC on hard labels; GPT-4o judge for report "
         "and arena; '†' copied by the authors, '*' from the method's online software). Our runs in `pulse` mode use "
         "the authors' scoring semantics and compare with them; `strict` mode (below, with bootstrap 95 % "
-        "intervals) is our corrected scoring, see docs/scoring.md.", "",
+        "intervals) is our corrected scoring, see docs/scoring.md. The `↳ n` row under each run gives its items per "
+        "subset; '⚠' and **partial** mark runs on fewer items than the paper's full test set, which are not "
+        "comparable with the paper's rows.", "",
         "## Beside the paper (pulse semantics)", "",
     ]
     lines += _table(results, paper, mode="pulse", with_ci=False)

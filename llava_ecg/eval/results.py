@@ -135,6 +135,9 @@ def _from_lmms(data: dict, path: Path) -> list[ResultSet]:
                 continue
             extra = details.get(mode) if isinstance(details.get(mode), dict) else {}
             merged = {**(extra.get("metrics") or {}), **metrics}
+            counted = (data.get("n-samples") or {}).get(task) or {}  # lmms-eval: {original, effective (--limit)}
+            if "n" not in merged and isinstance(counted.get("effective"), int):
+                merged["n"] = counted["effective"]
             out.append(ResultSet(subset.name, run, mode, _nan(merged), extra.get("per_class") or [],
                                  extra.get("confusion") or {}, str(path)))
     return out

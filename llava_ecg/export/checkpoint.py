@@ -9,10 +9,8 @@ import ast
 import json
 from pathlib import Path
 
-from llava_ecg.catalog.conversations import DEFAULT_CONV_TEMPLATE
 from llava_ecg.errors import LlavaEcgError
 
-CONV_TEMPLATE_KEY = "llava_ecg_conv_template"
 # config keys of upstream's LLaVA that are not the language model's
 LLAVA_KEYS = ("mm_", "image_", "tokenizer_", "tune_mm", "freeze_mm", "unfreeze_mm", "use_mm_proj", "llava_ecg",
               "mm_vision", "s2", "pretrain_mm")
@@ -39,11 +37,6 @@ def read_config(ckpt: Path) -> dict:
     if not isinstance(config, dict):
         raise ExportError(f"{path}: not a JSON object")
     return config
-
-
-def recorded_conv_template(config: dict) -> str:
-    """The template the checkpoint records (``llava_ecg_conv_template``), else the documented default."""
-    return config.get(CONV_TEMPLATE_KEY) or DEFAULT_CONV_TEMPLATE
 
 
 def pinpoints(config: dict, path: Path) -> list[list[int]]:

@@ -24,7 +24,7 @@ def _export(args) -> int:
                        vision_tower=args.vision_tower, verify=not args.no_verify)
     print(f"exported {args.checkpoint} -> {args.output} (LlavaNextForConditionalGeneration, transformers "
           f"{transformers.__version__})")
-    print(f"chat template: {record['conv_template']} ({record['conv_template_source']}); image token id "
+    print(f"chat template of {record['conv_template_source']}; image token id "
           f"{record['image_token_id']}; vision tower from {record['vision_tower']}")
     if args.verbose:
         print(json.dumps(record, indent=2))

@@ -18,8 +18,9 @@ import tempfile
 from pathlib import Path
 
 from llava_ecg.export.chat_template import IMAGE_TOKEN, chat_template
+from llava_ecg.checkpoint import resolve_conv_template
 from llava_ecg.export.checkpoint import (LLAVA_KEYS, ExportError, check_supported, load_weights, pinpoints,
-                                         read_config, recorded_conv_template, weight_files)
+                                         read_config, weight_files)
 from llava_ecg.export.vision import image_processor_config, tower_folder, tower_weights, vision_config
 
 # original key prefix -> LlavaNext (released llava-hf layout); the first match wins
@@ -99,9 +100,11 @@ def build(ckpt: Path, *, conv_template: str | None = None, online: bool = False,
 
     config = read_config(ckpt)
     check_supported(config, ckpt / "config.json")
-    template = conv_template or recorded_conv_template(config)
-    why = ("given" if conv_template else "recorded in config.json" if config.get("llava_ecg_conv_template")
-           else "default (config.json records none)")
+    template, why, warning = resolve_conv_template(ckpt, conv_template)  # the rule llava_ecg evaluates with
+    if warning:
+        import warnings
+
+        warnings.warn(warning, stacklevel=2)
     chat_template(template)  # refuse an unknown template before reading gigabytes
 
     folder = tower_folder(vision_tower or config["mm_vision_tower"], online=online)

@@ -125,7 +125,8 @@ def test_report_writes_markdown_and_plots(tmp_path, cpsc):
     assert main(["report", str(res), "-o", str(tmp_path / "out")]) == 0
     md = (tmp_path / "out" / "report.md").read_text()
     assert "| PULSE-7B (paper v1) |" in md and "| GPT-4o (paper v1) |" in md
-    assert "| mine (strict) |" in md and "| mine (pulse) |" in md and "| PULSE-7B (pulse) |" in md
+    assert "| mine (strict) **partial** |" in md and "| mine (pulse) **partial** |" in md  # a few items
+    assert "| PULSE-7B (pulse) |" in md  # no item count in its lmms-eval file: not marked
     assert "41.0 [34.5, 47.5]" in md and "43.0" in md  # lmms-eval's ci95 metric reaches the table
     pngs = sorted(p.name for p in (tmp_path / "out").glob("*.png"))
     assert "paper_comparison.png" in pngs
@@ -193,14 +194,19 @@ def test_report_lists_a_rescored_lmms_run_once_beside_the_paper(tmp_path, cpsc):
     other.mkdir()
     (other / "20261130_020000_results.json").write_text(json.dumps({
         "results": {"ecgbench_mmmu": {"acc,none": 30.0, "acc_pulse,none": 31.0}},
+        "n-samples": {"ecgbench_mmmu": {"original": 200, "effective": 200}},
         "config": {"model": "openai", "model_args": "model=Qwen2.5-VL-7B,base_url=http://127.0.0.1:2/v1"}}))
     assert main(["report", str(tmp_path / "res"), "--paper-rows", "PULSE-7B,GPT-4o mini,MERL", "--no-plots"]) == 0
     md = (tmp_path / "res" / "report.md").read_text()
     paper_table = md.split("## Beside the paper")[1].split("## Strict")[0]
     rows_md = [line for line in paper_table.splitlines() if line.startswith("| ") and not line.startswith("| Model")]
     assert [line.split(" | ")[0] for line in rows_md] == [
-        "| gpt-4o (pulse)", "| Qwen2.5-VL-7B (pulse)", "| PULSE-7B (paper v1)", "| GPT-4o mini (paper v1)",
-        "| MERL (paper v1)"]
+        "| gpt-4o (pulse) **partial**", "| ↳ n", "| Qwen2.5-VL-7B (pulse)", "| ↳ n", "| (paper: n)",
+        "| PULSE-7B (paper v1)", "| GPT-4o mini (paper v1)", "| MERL (paper v1)"]
+    # items per subset under each run: the rescored cpsc run has a few rows of 2,061; lmms-eval's n-samples for
+    # the full MMMU run (200 of 200) is not partial
+    assert f"| {len(rows)} of 2,061 ⚠ |" in rows_md[1] and "| 200 |" in rows_md[3] and "⚠" not in rows_md[3]
+    assert "| 2,061 |" in rows_md[4]
     assert "74.2†" in rows_md[-1] and "82.8†" in rows_md[-1] and "N/A" in rows_md[-1]
     details = md.split("## Details")[1]
     assert details.count("| cpsc-test | gpt-4o | pulse |") == 1 and "cpsc.pulse.json" in details  # the score file

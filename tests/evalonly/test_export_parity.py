@@ -85,6 +85,7 @@ def test_folder_loads_with_auto_classes_alone(exported):
     assert type(processor).__name__ == "LlavaNextProcessor" and processor.chat_template
     record = json.loads((exported / "llava_ecg_export.json").read_text())
     assert record["vision_tower"].startswith("checkpoint")  # unfreeze_mm_vision_tower: the trained tower
+    assert record["conv_template"] == "llava_v1" and "recorded in" in record["conv_template_source"]
     assert record["image_grid_pinpoints"]["export_hw"] == [[h, w] for w, h in record["image_grid_pinpoints"]
                                                            ["checkpoint_wh"]]
 

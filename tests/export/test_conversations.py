@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from llava_ecg.catalog.conversations import CONV_TEMPLATES, DEFAULT_CONV_TEMPLATE
+from llava_ecg.catalog.conversations import CONV_TEMPLATES
+from llava_ecg.checkpoint import DEFAULT_CONV_TEMPLATE
 from llava_ecg.export.chat_template import chat_template, render_upstream
 
 TURNS = [
@@ -24,7 +25,7 @@ def test_carried_templates_equal_upstreams():
     from llava_ecg.train.templates import register_templates
 
     register_templates()
-    assert DEFAULT_CONV_TEMPLATE == "llava_v1"
+    assert DEFAULT_CONV_TEMPLATE in CONV_TEMPLATES
     for name, ours in CONV_TEMPLATES.items():
         theirs = conv.conv_templates[name]
         assert (theirs.system, tuple(theirs.roles), theirs.sep, theirs.sep2, theirs.version, theirs.sep_style.name) \
