@@ -105,7 +105,8 @@ def test_resume_replays_data_order_and_trained_vision_tower_survives_reload(tiny
 
 @pytest.mark.filterwarnings("ignore::UserWarning")
 def test_lora_on_a_weighted_mixture_then_merge(tiny_base, offline_env, tmp_path):
-    """LoRA through upstream's --lora_enable on a two-source mixture YAML (weights 1 and 0.5), then merge."""
+    """LoRA through upstream's --lora_enable (recipes/tiny/lora.yaml: sdpa, tf32 off, the tiny tower's pinpoints,
+    anyres) on a two-source mixture YAML (weights 1 and 0.5), then merge."""
     from llava_ecg import compat
     from safetensors.torch import load_file
 
@@ -116,9 +117,8 @@ def test_lora_on_a_weighted_mixture_then_merge(tiny_base, offline_env, tmp_path)
     mix.write_text("sources:\n  - {data_path: a/train.json, image_folder: a, weight: 1.0, name: a}\n"
                    "  - {data_path: b/train.jsonl, image_folder: b, weight: 0.5, name: b}\n")
     out = tmp_path / "out"
-    output = launch([str(TINY_RECIPE), *tiny_overrides(
-        tiny_base, mix, None, out, lora_enable=True, lora_r=8, lora_alpha=16, mm_projector_lr=1e-3,
-        batch_trace=tmp_path / "trace.jsonl")], offline(offline_env), tmp_path / "cache")
+    output = launch(["tiny/lora", *tiny_overrides(tiny_base, mix, None, out, batch_trace=tmp_path / "trace.jsonl")],
+                    offline(offline_env), tmp_path / "cache")
     ids = [i for batch in read_jsonl(tmp_path / "trace.jsonl") for i in batch["ids"]]
     assert sorted(i for i in ids if i.startswith("a#")) == sorted(f"a#{k}" for k in range(12))
     assert len([i for i in ids if i.startswith("b#")]) == 6 and len(set(ids)) == 18
@@ -126,6 +126,8 @@ def test_lora_on_a_weighted_mixture_then_merge(tiny_base, offline_env, tmp_path)
     for name in ("adapter_config.json", "adapter_model.safetensors", "non_lora_trainables.bin"):
         assert (out / name).is_file(), name
     assert json.loads((out / "adapter_config.json").read_text())["r"] == 8
+    config = json.loads((out / "config.json").read_text())
+    assert config["image_aspect_ratio"] == "anyres" and config["image_grid_pinpoints"] == TINY_PINPOINTS
     from llava_ecg.checkpoint import recorded_conv_template
 
     assert recorded_conv_template(out) == "vicuna_v1"  # the tiny recipe's --version v1
