@@ -1,280 +1,370 @@
-"""Transfer experiment: does a model trained on our renders read ECG-Image-Kit's pages (and the reverse)?
+"""Transfer at the model's input: does a model trained on our pages read ECG-Image-Kit's (and the reverse)?
 
-    .venv/bin/python benchmarks/transfer.py [-o transfer_out] [--train-per-class 40] [--test-per-class 25]
-                                            [--seeds 3] [--epochs 40] [--eik-workers 1]
+    .venv/bin/python benchmarks/transfer.py [-o transfer_out] [--cache DIR] [--quick] [--train-per-class 100]
+        [--test-per-class 100] [--eik-train-per-class 100] [--seeds 2] [--epochs 14] [--variants 3]
+        [--train-sets eik,eik+mix,EIK] [--ablate all|NAME,...] [--eik-workers 2] [--threads 2]
 
-Task: the quickstart's four rhythm classes (sinus rhythm, sinus bradycardia, sinus tachycardia, atrial
-fibrillation) on synthetic 12-lead records, drawn as full 3x4 + lead II pages (US letter, 100 dpi). Probe: a small
-CNN (4 conv layers, global average pooling) on pages downscaled to 128 px wide, trained from scratch on CPU. The
-tiny LLaVA of the quickstart sees a 24-30 dpi single rhythm strip, not a full page (its vision tower reads 64 px
-tiles), so a full-page probe has to be a purpose-built image model.
+Task (``transfer_records.py``): four classes on synthetic 12-lead records -- sinus rhythm, sinus tachycardia,
+atrial fibrillation and a morphology class (``wide_qrs``: QRS 130-170 ms, a bundle-branch-block-like delay) --
+drawn as 3x4 + lead II pages, US letter, 200 dpi (2200 x 1700, ECG-Image-Kit's default).
 
-Training sets (same records): ours ``classic`` clean; ours ``classic`` + paper mix; ours ``eik`` clean; ours
-``eik`` + paper mix; ECG-Image-Kit clean (the reverse direction). Test sets (held-out records, clean 3x4): ours
-``classic``, ours ``eik``, ECG-Image-Kit. Each cell: accuracy over the test records averaged over seeds, a 95 %
-bootstrap CI over records, and for every training set the drop ECG-Image-Kit minus its own style, with a paired
-bootstrap CI. Paper mix = ``llava_ecg.render.mix.PULSE_MIX`` (augmented : standard 1 : 1, layouts, header, dpi,
-paper, grid dropout), 4 variants per record cycled over the epochs.
+Input = the training dataset's: every page goes through ``llava_ecg.train.anyres.FastAnyres`` with LLaVA-1.6's
+grid (pinpoints [[336,672],[672,336],[672,672],[1008,336],[336,1008]], CLIP-336 mean/std): a 336 px overview
+plus the 672 x 672 grid cut into four 336 px tiles. Probe: one small CNN trunk shared by the five views (a 4 x 4,
+stride-4 patch convolution -- finer than the 14 px patches of CLIP ViT-L/14-336, so it sees every pixel the model
+does -- then three 3 x 3 stride-2 convolutions, 16-32-48-64 channels, batch norm, global average pooling), the
+five pooled vectors concatenated into a linear head; ~52 k parameters, trained from scratch (AdamW, one-cycle,
++-4 px shifts per view).
 
-ECG-Image-Kit pages are rendered once into ``OUT/eik`` (resume: existing pages are kept) in its own venv
-(``benchmarks/eik/setup.sh``); without it the ECG-Image-Kit rows and columns are skipped. Results go to
-``OUT/transfer.json`` and ``OUT/transfer.md``.
+Training sets: ours ``eik`` clean; ours ``eik`` + the paper mix (``--mix``, default ``pulse``: ``--variants``
+pages per record cycled over the epochs); ECG-Image-Kit clean (the reverse direction). Test sets (held-out
+records, clean): ours ``eik``, ECG-Image-Kit, and with ``--ablate`` our ``eik`` page with one factor changed
+(``ABLATIONS``). Drops are paired (same records and seeds), with a 95 % bootstrap CI over records.
+
+Caching and resume: ECG-Image-Kit pages live in ``--cache`` (``eik/eik_cache.py``: keyed by record content and
+render settings, shared between runs and output folders); anyres views of every set in ``OUT/pages``; every
+trained model in ``OUT/models`` and every (model, test set) result in ``OUT/runs``, so an interrupted run, a new
+``--ablate`` factor or more seeds only compute what is missing. Results: ``OUT/transfer.json`` and
+``OUT/transfer.md``.
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+import os
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent / "eik"))
-import eik_ref
+HERE = Path(__file__).resolve().parent
+sys.path[:0] = [str(HERE), str(HERE / "eik")]
+from transfer_records import CLASSES, TEST_OFFSET, TRAIN_OFFSET, records  # noqa: E402
 
-CLASSES = ("sinus", "sinus_brady", "sinus_tachy", "afib")
-WIDTH = 256
-DPI = 100
-VARIANTS = 4
+PINPOINTS = [[336, 672], [672, 336], [672, 672], [1008, 336], [336, 1008]]
+CLIP = SimpleNamespace(crop_size={"height": 336, "width": 336}, size={"shortest_edge": 336},
+                       image_mean=[0.48145466, 0.4578275, 0.40821073], image_std=[0.26862954, 0.26130258, 0.27577711],
+                       rescale_factor=1 / 255, do_rescale=True, do_normalize=True)
+DPI = 200
+OWN = {"eik": "eik", "eik+mix": "eik", "EIK": "EIK"}
+
+# one factor of the ``eik`` style (or of the spec) changed at a time, toward what ECG-Image-Kit draws
+ABLATIONS: dict[str, tuple[dict, dict]] = {  # name: (style fields, spec fields)
+    "trace 1.0 pt": ({"trace_pt": 1.0}, {}),
+    "trace 0.5 pt": ({"trace_pt": 0.5}, {}),
+    "trace ink gain 1.0": ({"ink_gain": 1.0}, {}),
+    "trace ink gain 2.5": ({"ink_gain": 2.5}, {}),
+    "trace black": ({"ink_grey": (0.0, 0.0)}, {}),
+    "trace no AA": ({}, {"antialias": False}),
+    "grid 0.75 pt": ({"grid_pt": 0.75}, {}),
+    "grid 0.35 pt": ({"grid_pt": 0.35}, {}),
+    "labels Pillow font": ({"font": "default"}, {}),
+    "labels 14 pt": ({"label_pt": 14.0}, {}),
+    "no labels": ({}, {"labels": False}),
+    "no frame": ({"border_pt": 0.0}, {}),
+    "paper A4": ({}, {"paper": "a4"}),
+}
 
 
-def records(n_per_class: int, offset: int):
-    from llava_ecg.signals.synthetic import synthesize
+def anyres():
+    from llava_ecg.train.anyres import FastAnyres
 
-    for c, rhythm in enumerate(CLASSES):
-        for i in range(n_per_class):
-            seed = offset + c * 10_000 + i
-            yield f"{rhythm}-{seed}", c, synthesize(rhythm, seed=seed)
+    return FastAnyres(CLIP, PINPOINTS)
 
 
-def to_array(image) -> np.ndarray:
-    import cv2
-
-    rgb = np.asarray(image.convert("RGB"))
-    height = round(rgb.shape[0] * WIDTH / rgb.shape[1] / 2) * 2
-    out = cv2.resize(rgb, (WIDTH, height), interpolation=cv2.INTER_AREA)
-    return out[:198] if out.shape[0] >= 198 else np.pad(out, ((0, 198 - out.shape[0]), (0, 0), (0, 0)),
-                                                         constant_values=255)
+def views(pre, image) -> np.ndarray:
+    return pre.uint8(image).numpy()
 
 
-def our_set(recs, style: str, mix: bool, seed: int) -> np.ndarray:
-    """(n, variants, H, W, 3) uint8 pages; clean sets have one variant."""
-    from llava_ecg.render import render
-    from llava_ecg.render.mix import PULSE_MIX
+def ablation_style(name: str) -> tuple[str, dict]:
+    """(style name, spec overrides) of an ablation, registering its style in this process."""
+    from llava_ecg.render.styles import STYLES, get_style, register_style
 
-    out = []
-    for key, _, ecg in recs:
+    fields, spec = ABLATIONS[name]
+    if not fields:
+        return "eik", spec
+    style = f"eik~{name.replace(' ', '_')}"
+    if style not in STYLES:
+        register_style(dataclasses.replace(get_style("eik"), name=style, **fields))
+    return style, spec
+
+
+def our_set(recs, style: str, *, mix: str | None, seed: int, variants: int, spec: dict | None = None) -> np.ndarray:
+    """(n, variants, 5, 3, 336, 336) uint8 views; a clean set has one variant."""
+    from llava_ecg.render.api import render_rgb
+    from llava_ecg.render.mix import get_mix
+
+    pre = anyres()
+    out = np.empty((len(recs), variants if mix else 1, 5, 3, 336, 336), np.uint8)
+    for i, (key, _, ecg) in enumerate(recs):
         if mix:
-            specs = [PULSE_MIX.spec(key, k, seed=seed, style=style) for k in range(VARIANTS)]
-            specs = [s.replace(dpi=min(s.dpi, 150.0)) for s in specs]
+            specs = [get_mix(mix).spec(key, k, seed=seed, style=style) for k in range(variants)]
         else:
-            specs = [{"style": style, "dpi": DPI, "seed": seed}]
-        out.append([to_array(render(ecg, s) if not isinstance(s, dict) else render(ecg, **s)) for s in specs])
-    return np.asarray(out, dtype=np.uint8)
+            specs = [{"style": style, "dpi": DPI, "seed": seed + i, "paper": "letter", **(spec or {})}]
+        for v, s in enumerate(specs):
+            out[i, v] = views(pre, render_rgb(ecg, s))
+    return out
 
 
-def eik_set(recs, work: Path, workers: int) -> np.ndarray | None:
-    if workers == 0 or not eik_ref.available(setup=True):
-        return None
-    paths = [eik_ref.write_for_eik(ecg, work / "records" / key) for key, _, ecg in recs]
-    out_dir = work / "eik"
-    todo = [p for p in paths if not (out_dir / f"{p.name}.png").exists()]
-    todo.sort(key=lambda p: int(p.name.rsplit("-", 1)[1]) % 10_000)  # classes interleaved: a partial run stays balanced
-    chunks = [todo[i::max(1, workers)] for i in range(max(1, workers))]
-    t0 = time.time()
-    with ThreadPoolExecutor(max(1, workers)) as pool:
-        list(pool.map(lambda c: c and eik_ref.render(c, out_dir, dpi=DPI, nice=10), chunks))
-    if todo:
-        print(f"  ECG-Image-Kit: {len(todo)} pages in {time.time() - t0:.0f} s", flush=True)
+def eik_set(recs, cache, workers: int) -> np.ndarray | None:
     from PIL import Image
 
-    return np.asarray([[to_array(Image.open(out_dir / f"{p.name}.png"))] for p in paths], dtype=np.uint8)
+    paths = cache.fill([(k, e) for k, _, e in recs], workers=workers)
+    if paths is None:
+        return None
+    pre = anyres()
+    out = np.empty((len(recs), 1, 5, 3, 336, 336), np.uint8)
+    for i, p in enumerate(paths):
+        with Image.open(p) as im:
+            out[i, 0] = views(pre, im.convert("RGB"))
+    return out
 
 
 def cached(path: Path, make):
-    if path.exists():
-        return np.load(path)
-    value = make()
-    if value is not None:
-        np.save(path, value)
-    return value
+    """A set's views from ``path`` (memory-mapped) or made and saved atomically."""
+    if not path.exists():
+        value = make()
+        if value is None:
+            return None
+        tmp = path.with_suffix(".part.npy")
+        np.save(tmp, value)
+        os.replace(tmp, path)
+    return np.load(path, mmap_mode="r")
 
 
 # --- the probe -------------------------------------------------------------------------------------------------
-def make_model(n_classes: int):
+def make_model(n_classes: int, n_views: int = 5):
+    import torch
     import torch.nn as nn
 
     def block(i, o, k, s):
-        return [nn.Conv2d(i, o, k, s, k // 2, bias=False), nn.BatchNorm2d(o), nn.ReLU(inplace=True)]
+        return [nn.Conv2d(i, o, k, s, 0 if k == s else k // 2, bias=False), nn.BatchNorm2d(o), nn.ReLU(inplace=True)]
 
-    return nn.Sequential(*block(3, 12, 5, 2), *block(12, 24, 3, 2), *block(24, 48, 3, 2), *block(48, 64, 3, 2),
-                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(0.2), nn.Linear(64, n_classes))
+    class Probe(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.trunk = nn.Sequential(*block(3, 16, 4, 4), *block(16, 32, 3, 2), *block(32, 48, 3, 2),
+                                       *block(48, 64, 3, 2))
+            self.head = nn.Sequential(nn.Dropout(0.2), nn.Linear(2 * 64 * n_views, n_classes))
+
+        def forward(self, x):  # (B, views, 3, S, S) normalised
+            b = x.shape[0]
+            f = self.trunk(x.flatten(0, 1))  # average and max pooling: how much and the strongest response
+            return self.head(torch.cat([f.mean((2, 3)), f.amax((2, 3))], 1).view(b, -1))
+
+    return Probe()
 
 
-def halve(images: np.ndarray) -> np.ndarray:
-    """2x2 mean pooling of (..., H, W, 3) pages: the probe reads 128 x 99 px (CPU budget)."""
-    h, w = images.shape[-3] // 2 * 2, images.shape[-2] // 2 * 2
-    x = images[..., :h, :w, :].astype(np.float32)
-    x = x.reshape(*x.shape[:-3], h // 2, 2, w // 2, 2, 3).mean(axis=(-4, -2))
-    return np.rint(x).astype(np.uint8)
+_NORM = None
 
 
 def _tensor(batch: np.ndarray):
+    """uint8 views -> CLIP-normalised float, as FastAnyres's __call__ gives them."""
     import torch
 
-    return torch.from_numpy(batch).permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0)
+    global _NORM
+    if _NORM is None:
+        pre = anyres()
+        _NORM = (pre._mul.unsqueeze(0), pre._add.unsqueeze(0))
+    return torch.from_numpy(np.array(batch)).float().mul_(_NORM[0]).add_(_NORM[1])
 
 
-def train(images: np.ndarray, labels: np.ndarray, seed: int, epochs: int):
+def train(images, labels: np.ndarray, seed: int, epochs: int, batch: int = 8):
     import torch
 
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     model = make_model(len(CLASSES))
-    opt = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=1e-3)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=3e-3, total_steps=epochs * -(-len(labels) // 32))
+    steps = -(-len(labels) // batch)
+    opt = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=1e-3)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=2e-3, total_steps=epochs * steps)
     y = torch.from_numpy(labels).long()
     for epoch in range(epochs):
         model.train()
-        variant = images[:, epoch % images.shape[1]]
-        for idx in np.array_split(rng.permutation(len(labels)), -(-len(labels) // 32)):
-            batch = variant[idx]
-            dx, dy = rng.integers(-3, 4, 2)  # small shifts: pages are never placed exactly alike
-            batch = np.roll(batch, (int(dy), int(dx)), axis=(1, 2))
-            loss = torch.nn.functional.cross_entropy(model(_tensor(batch)), y[idx])
+        v = epoch % images.shape[1]
+        for idx in np.array_split(rng.permutation(len(labels)), steps):
+            x = _tensor(images[np.sort(idx), v])
+            dx, dy = (int(d) for d in rng.integers(-4, 5, 2))  # pages are never placed exactly alike
+            x = torch.roll(x, (dy, dx), dims=(3, 4))
+            loss = torch.nn.functional.cross_entropy(model(x), y[np.sort(idx)])
             opt.zero_grad()
             loss.backward()
             opt.step()
             sched.step()
+    # "precise" batch-norm statistics: the running averages lag the last steps and make the held-out
+    # predictions collapse onto one class; recompute them over the training pages with the final weights
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative average
+    with torch.no_grad():
+        for i in range(0, len(labels), 32):
+            model(_tensor(images[i:i + 32, 0]))
     return model
 
 
-def predict(model, images: np.ndarray) -> np.ndarray:
+def predict(model, images) -> np.ndarray:
     import torch
 
     model.eval()
     with torch.no_grad():
-        return np.concatenate([model(_tensor(images[i:i + 64, 0])).argmax(1).numpy()
-                               for i in range(0, len(images), 64)])
+        return np.concatenate([model(_tensor(images[i:i + 32, 0])).argmax(1).numpy()
+                               for i in range(0, len(images), 32)])
 
 
-def bootstrap(correct: np.ndarray, n: int = 2000, seed: int = 0) -> tuple[float, float, float]:
-    """Mean over seeds and records, and a 95 % CI resampling records. ``correct``: (seeds, records) of 0/1."""
+def bootstrap(correct: np.ndarray, n: int = 4000, seed: int = 0) -> tuple[float, float, float]:
+    """Mean over seeds and records, and a 95 % CI resampling records. ``correct``: (seeds, records)."""
     rng = np.random.default_rng(seed)
-    per_record = correct.mean(axis=0)
-    idx = rng.integers(0, per_record.size, (n, per_record.size))
-    boots = per_record[idx].mean(axis=1)
+    per_record = np.asarray(correct, dtype=float).mean(axis=0)
+    boots = per_record[rng.integers(0, per_record.size, (n, per_record.size))].mean(axis=1)
     return float(per_record.mean()), float(np.percentile(boots, 2.5)), float(np.percentile(boots, 97.5))
+
+
+def _fmt(acc, lo, hi, sign=""):
+    return f"{acc * 100:{sign}.1f} ({lo * 100:{sign}.1f} to {hi * 100:{sign}.1f})"
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("-o", "--out", type=Path, default=Path("transfer_out"))
-    ap.add_argument("--train-per-class", type=int, default=40)
-    ap.add_argument("--test-per-class", type=int, default=25)
-    ap.add_argument("--eik-train-per-class", type=int,
-                    help="fewer ECG-Image-Kit training pages (default: the same); 0: those already rendered")
-    ap.add_argument("--seeds", type=int, default=3)
-    ap.add_argument("--train-sets", help="comma list of training sets to (re)run; the others' results are kept "
-                                         "from OUT/transfer.json (default: all)")
-    ap.add_argument("--epochs", type=int, default=40)
-    ap.add_argument("--eik-workers", type=int, default=1, help="ECG-Image-Kit processes; 0: leave it out")
-    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--cache", type=Path, default=Path(os.environ.get("EIK_PAGES", "~/.cache/llava-ecg/eik-pages")),
+                    help="ECG-Image-Kit page cache (env EIK_PAGES), shared across runs")
+    ap.add_argument("--quick", action="store_true", help="iteration setting: 12 train / 10 test per class, 1 seed, "
+                                                         "4 epochs, 2 mix variants")
+    ap.add_argument("--train-per-class", type=int, default=100)
+    ap.add_argument("--test-per-class", type=int, default=100)
+    ap.add_argument("--eik-train-per-class", type=int, help="ECG-Image-Kit training pages (default: the same)")
+    ap.add_argument("--seeds", type=int, default=2)
+    ap.add_argument("--epochs", type=int, default=30)
+    ap.add_argument("--variants", type=int, default=3, help="mix pages per training record")
+    ap.add_argument("--mix", default="pulse", help="render mix of the +mix training set (llava_ecg.render.mix)")
+    ap.add_argument("--train-sets", default="eik,eik+mix,EIK")
+    ap.add_argument("--ablate", default="", help="'all' or a comma list of ABLATIONS to test every model on")
+    ap.add_argument("--eik-workers", type=int, default=2, help="ECG-Image-Kit processes; 0: leave it out")
+    ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args(argv)
+    if args.quick:
+        args.train_per_class, args.test_per_class, args.seeds, args.epochs, args.variants = 12, 10, 1, 4, 2
     import cv2
     import torch
 
     torch.set_num_threads(args.threads)
     cv2.setNumThreads(1)
-    work = args.out
-    work.mkdir(parents=True, exist_ok=True)
-    train_recs = list(records(args.train_per_class, 100_000))
-    test_recs = list(records(args.test_per_class, 500_000))
-    y_train = np.array([c for _, c, _ in train_recs])
+    from eik_cache import EikCache
+
+    cache = EikCache(args.cache, dpi=DPI) if args.eik_workers else None
+    out = args.out
+    for sub in ("pages", "models", "runs"):
+        (out / sub).mkdir(parents=True, exist_ok=True)
+    n_tr, n_te = args.train_per_class, args.test_per_class
+    n_eik = args.eik_train_per_class if args.eik_train_per_class is not None else n_tr
+    train_recs, test_recs = list(records(n_tr, TRAIN_OFFSET)), list(records(n_te, TEST_OFFSET))
+    eik_recs = list(records(n_eik, TRAIN_OFFSET))
     y_test = np.array([c for _, c, _ in test_recs])
-    tag = f"{args.train_per_class}-{args.test_per_class}"
-    t_eik = f"{tag}-eik{bool(args.eik_workers)}"
+    ablations = list(ABLATIONS) if args.ablate == "all" else [a for a in args.ablate.split(",") if a]
+    unknown = [a for a in ablations if a not in ABLATIONS]
+    if unknown:
+        ap.error(f"unknown --ablate {unknown}; known: {list(ABLATIONS)}")
 
     t0 = time.time()
-    tests = {"classic": cached(work / f"test-classic-{tag}.npy", lambda: our_set(test_recs, "classic", False, 1)),
-             "eik": cached(work / f"test-eik-{tag}.npy", lambda: our_set(test_recs, "eik", False, 1)),
-             "EIK": cached(work / f"test-EIK-{t_eik}.npy", lambda: eik_set(test_recs, work, args.eik_workers))}
+    tests = {"eik": lambda: cached(out / f"pages/test-eik-{n_te}.npy",
+                                   lambda: our_set(test_recs, "eik", mix=None, seed=1, variants=1))}
+    if cache:
+        tests["EIK"] = lambda: cached(out / f"pages/test-EIK-{n_te}.npy", lambda: eik_set(test_recs, cache,
+                                                                                      args.eik_workers))
+    for name in ablations:
+        style, spec = ablation_style(name)
+        tag = name.replace(" ", "_")
+        tests[f"eik [{name}]"] = (lambda style=style, spec=spec, tag=tag: cached(
+            out / f"pages/test-eik~{tag}-{n_te}.npy",
+            lambda: our_set(test_recs, style, mix=None, seed=1, variants=1, spec=spec)))
     trains = {
-        "classic": cached(work / f"train-classic-{tag}.npy", lambda: our_set(train_recs, "classic", False, 2)),
-        "classic+mix": cached(work / f"train-classic-mix-{tag}.npy", lambda: our_set(train_recs, "classic", True, 2)),
-        "eik": cached(work / f"train-eik-{tag}.npy", lambda: our_set(train_recs, "eik", False, 2)),
-        "eik+mix": cached(work / f"train-eik-mix-{tag}.npy", lambda: our_set(train_recs, "eik", True, 2)),
+        "eik": (lambda: cached(out / f"pages/train-eik-{n_tr}.npy",
+                               lambda: our_set(train_recs, "eik", mix=None, seed=2, variants=1)), train_recs),
+        "eik+mix": (lambda: cached(out / f"pages/train-eik-{args.mix}-{n_tr}x{args.variants}.npy",
+                                   lambda: our_set(train_recs, "eik", mix=args.mix, seed=2,
+                                                   variants=args.variants)), train_recs),
     }
-    tests = {k: halve(v) for k, v in tests.items() if v is not None}
-    trains = {k: halve(v) for k, v in trains.items() if v is not None}
-    y_by_set = {name: y_train for name in trains}
-    print(f"images ready in {time.time() - t0:.0f} s: train {list(trains)}, test {list(tests)}", flush=True)
+    if cache:
+        trains["EIK"] = (lambda: cached(out / f"pages/train-EIK-{n_eik}.npy",
+                                        lambda: eik_set(eik_recs, cache, args.eik_workers)), eik_recs)
+    test_sets = {k: v() for k, v in tests.items()}
+    test_sets = {k: v for k, v in test_sets.items() if v is not None}
+    print(f"test sets ready in {time.time() - t0:.0f} s: {list(test_sets)}", flush=True)
 
-    def eik_training_set():
-        """Loaded last, so pages another process is still rendering can join (--eik-train-per-class 0)."""
-        n_eik = args.eik_train_per_class if args.eik_train_per_class is not None else args.train_per_class
-        if n_eik == 0:  # as many per class as are already rendered, in record order
-            have = {p.stem for p in (work / "eik").glob("*.png")}
-            n_eik = min(next((i for i, (key, c, _) in enumerate(r for r in train_recs if r[1] == cls)
-                              if key not in have), args.train_per_class) for cls in range(len(CLASSES)))
-        recs = [r for r in train_recs if int(r[0].rsplit("-", 1)[1]) % 10_000 < n_eik]
-        if not recs:
-            return None
-        images = cached(work / f"train-EIK-{n_eik}-{t_eik}.npy", lambda: eik_set(recs, work, args.eik_workers))
-        y_by_set["EIK"] = np.array([c for _, c, _ in recs])
-        return None if images is None else halve(images)
-
+    setting = f"tr{n_tr}-te{n_te}-ep{args.epochs}"
     correct: dict[tuple[str, str], list[np.ndarray]] = {}
-    wanted = args.train_sets.split(",") if args.train_sets else [*trains, "EIK"]
-    for name in wanted:
-        images = trains.get(name) if name != "EIK" else eik_training_set()
-        if images is None:
+    timings = {}
+    for name in [s for s in args.train_sets.split(",") if s]:
+        if name not in trains:
             continue
-        trains[name] = images
+        make, recs = trains[name]
+        tag = f"{name}-{setting}" + (f"-n{n_eik}" if name == "EIK" else "") + \
+              (f"-{args.mix}x{args.variants}" if name == "eik+mix" else "")
+        images, y = None, np.array([c for _, c, _ in recs])
         for seed in range(args.seeds):
-            t1 = time.time()
-            model = train(images, y_by_set[name], seed, args.epochs)
-            for test, test_images in tests.items():
-                correct.setdefault((name, test), []).append((predict(model, test_images) == y_test).astype(float))
-            accs = {t: round(float(correct[(name, t)][-1].mean()) * 100, 1) for t in tests}
-            print(f"train {name:12s} seed {seed}: {accs}  ({time.time() - t1:.0f} s)", flush=True)
+            model_path = out / f"models/{tag}-s{seed}.pt"
+            model = None
+            if model_path.exists():
+                model = make_model(len(CLASSES))
+                model.load_state_dict(torch.load(model_path))
+            for test, test_images in test_sets.items():
+                run = out / f"runs/{tag}-s{seed}--{test.replace(' ', '_')}.npy"
+                if not run.exists():
+                    if model is None:
+                        images = images if images is not None else make()
+                        t1 = time.time()
+                        model = train(images, y, seed, args.epochs)
+                        timings[f"{name} s{seed}"] = time.time() - t1
+                        torch.save(model.state_dict(), model_path)
+                        print(f"train {name} seed {seed}: {timings[f'{name} s{seed}']:.0f} s", flush=True)
+                    t1 = time.time()
+                    np.save(run, (predict(model, test_images) == y_test).astype(np.uint8))
+                    timings[f"{name} s{seed} -> {test}"] = time.time() - t1
+                correct.setdefault((name, test), []).append(np.load(run))
+            print(f"  {name} seed {seed}: " + ", ".join(
+                f"{t} {correct[(name, t)][-1].mean() * 100:.1f}" for t in test_sets), flush=True)
 
-    previous = {}
-    if args.train_sets and (work / "transfer.json").exists():
-        previous = json.loads((work / "transfer.json").read_text())
-    results = {"task": "4 rhythm classes, synthetic 12-lead, 3x4 + II page, 100 dpi letter, CNN on 128 px",
-               "n_train": len(y_train), "n_train_eik": int(len(y_by_set.get("EIK", []))), "n_test": len(y_test),
-               "seeds": args.seeds, "epochs": args.epochs,
-               "cells": {}, "drops": {}}
+    results = {"task": f"{len(CLASSES)} classes {CLASSES}, synthetic 12-lead, 3x4 + II, letter {DPI} dpi, anyres "
+                       "views (336 overview + 2x2 tiles of 336), CNN probe",
+               "n_train": len(train_recs), "n_train_eik": len(eik_recs), "n_test": len(test_recs),
+               "seeds": args.seeds, "epochs": args.epochs, "variants": args.variants, "mix": args.mix,
+               "quick": args.quick, "timings_s": timings, "cells": {}, "drops": {}, "ablations": {}}
     for (name, test), runs in correct.items():
         mean, lo, hi = bootstrap(np.asarray(runs))
         results["cells"][f"{name} -> {test}"] = {"acc": mean, "ci": [lo, hi],
                                                  "per_seed": [float(r.mean()) for r in runs]}
-    for key, cell in previous.get("cells", {}).items():  # sets not rerun this time
-        results["cells"].setdefault(key, cell)
-    for key, drop in previous.get("drops", {}).items():
-        results["drops"].setdefault(key, drop)
-    if "EIK" not in y_by_set and previous:
-        results["n_train_eik"] = previous.get("n_train_eik")
-    own = {"classic": "classic", "classic+mix": "classic", "eik": "eik", "eik+mix": "eik", "EIK": "EIK"}
-    for name in trains:
+    for name in OWN:
         other = "EIK" if name != "EIK" else "eik"
-        if (name, other) in correct and (name, own[name]) in correct:
-            diff = np.asarray(correct[(name, other)]) - np.asarray(correct[(name, own[name])])
+        if (name, other) in correct and (name, OWN[name]) in correct:
+            diff = np.asarray(correct[(name, other)], float) - np.asarray(correct[(name, OWN[name])], float)
             mean, lo, hi = bootstrap(diff)
-            results["drops"][f"{name}: {other} - {own[name]}"] = {"drop": mean, "ci": [lo, hi]}
-    (work / "transfer.json").write_text(json.dumps(results, indent=1))
-    lines = ["| trained on \\ tested on | " + " | ".join(tests) + " |", "|---" * (len(tests) + 1) + "|"]
-    for name in ("classic", "classic+mix", "eik", "eik+mix", "EIK"):
-        cells = [results["cells"].get(f"{name} -> {t}") for t in tests]
-        lines.append(f"| {name} | " + " | ".join(
-            f"{c['acc'] * 100:.1f} ({c['ci'][0] * 100:.1f}-{c['ci'][1] * 100:.1f})" if c else "" for c in cells) + " |")
-    lines += ["", "| drop | points (95 % CI) |", "|---|---|"]
-    lines += [f"| {k} | {v['drop'] * 100:+.1f} ({v['ci'][0] * 100:+.1f} to {v['ci'][1] * 100:+.1f}) |"
-              for k, v in results["drops"].items()]
-    (work / "transfer.md").write_text("\n".join(lines) + "\n")
+            results["drops"][f"{name}: {other} - {OWN[name]}"] = {"drop": mean, "ci": [lo, hi]}
+        for test in test_sets:  # ablations: the factor's page minus our eik page, same model and records
+            if test.startswith("eik [") and (name, "eik") in correct:
+                diff = np.asarray(correct[(name, test)], float) - np.asarray(correct[(name, "eik")], float)
+                mean, lo, hi = bootstrap(diff)
+                results["ablations"].setdefault(test[5:-1], {})[name] = {"delta": mean, "ci": [lo, hi]}
+    (out / "transfer.json").write_text(json.dumps(results, indent=1))
+    names = [n for n in OWN if any((n, t) in correct for t in test_sets)]
+    main_tests = [t for t in test_sets if not t.startswith("eik [")]
+    lines = ["| trained on \\ tested on | " + " | ".join(main_tests) + " |", "|---" * (len(main_tests) + 1) + "|"]
+    for name in names:
+        cells = [results["cells"].get(f"{name} -> {t}") for t in main_tests]
+        lines.append(f"| {name} | " + " | ".join(_fmt(c["acc"], *c["ci"]) if c else "" for c in cells) + " |")
+    lines += ["", "| drop (other renderer - own style) | points (95 % CI) |", "|---|---|"]
+    lines += [f"| {k} | {_fmt(v['drop'], *v['ci'], sign='+')} |" for k, v in results["drops"].items()]
+    if results["ablations"]:
+        lines += ["", "| our eik page with one factor changed | " + " | ".join(
+            f"{n}-trained: points vs eik (95 % CI)" for n in names) + " |", "|---" * (len(names) + 1) + "|"]
+        for factor, by_model in results["ablations"].items():
+            lines.append(f"| {factor} | " + " | ".join(
+                _fmt(by_model[n]["delta"], *by_model[n]["ci"], sign="+") if n in by_model else "" for n in names)
+                + " |")
+    (out / "transfer.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0
 

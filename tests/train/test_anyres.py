@@ -123,3 +123,16 @@ def test_grid_and_geometry_match_upstream_helpers():
     for _ in range(500):
         size = (int(rng.integers(1, 5000)), int(rng.integers(1, 5000)))
         assert best_resolution(size, PINPOINTS) == select_best_resolution(size, PINPOINTS)
+
+
+def test_uint8_views_normalise_to_the_float_ones(clip_l336):
+    """``uint8`` (what the transfer benchmark caches) is the same views before rescale + normalise."""
+    from llava_ecg.train.anyres import FastAnyres
+
+    fast = FastAnyres(clip_l336, PINPOINTS)
+    image = scribble(900, 700, 3)
+    views = fast.uint8(image)
+    assert views.dtype == torch.uint8 and views.shape == (5, 3, 336, 336)
+    mean = torch.tensor(clip_l336.image_mean).view(1, 3, 1, 1)
+    std = torch.tensor(clip_l336.image_std).view(1, 3, 1, 1)
+    assert torch.allclose((views.float() / 255 - mean) / std, fast(image), atol=1e-5)

@@ -142,3 +142,26 @@ def test_errors_name_the_file_and_row(rows, tmp_path):
         export_data(path, tmp_path / "t", "trl", records_root=records, progress=False)
     with pytest.raises(LlavaEcgError, match=r"rows\.json: on-the-fly rows use relative record paths"):
         export_data(path, tmp_path / "r", "swift", image_root=images, progress=False)
+
+
+def test_memory_stays_flat_as_rows_grow(tmp_path):
+    """Peak RSS of the CLI on 1k and 10k generated ECGInstruct-shaped rows (streaming: one chunk in memory)."""
+    import subprocess
+    import sys
+
+    from tests.support.ecginstruct_shaped import write_shaped
+
+    wrapper = ("import resource,subprocess,sys;r=subprocess.run(sys.argv[1:]);"
+               "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss);sys.exit(r.returncode)")
+    peaks = []
+    for n in (1000, 10000):
+        rows = tmp_path / f"rows{n}.json"
+        write_shaped(rows, n)
+        cmd = [sys.executable, "-m", "llava_ecg.cli", "export-data", str(rows), "--format", "swift",
+               "-o", str(tmp_path / f"out{n}"), "--no-progress", "--chunk-rows", "500"]
+        proc = subprocess.run([sys.executable, "-c", wrapper, *cmd], capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        peaks.append(int(proc.stdout.split()[-1]) / 1024)
+        summary = json.loads((tmp_path / f"out{n}" / "export_summary.json").read_text())
+        assert summary["rows_written"] == summary["rows_read"] > 0.99 * n
+    assert peaks[1] - peaks[0] < 8, peaks  # 10x the rows (~7 MB more input): a few MiB at most

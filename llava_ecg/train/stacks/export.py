@@ -22,6 +22,7 @@ given without ``image_root``: their paths stay as in the rows (relative to your 
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -167,7 +168,11 @@ class _Exporter:
                                       "their files, so --image-root is needed")
             self._relative_images = True
             return chat.image
-        return str(image_file(chat.image, self.image_root, str(self.rows_path)))
+        return self._image_file(chat.image)
+
+    @functools.lru_cache(maxsize=1 << 16)  # noqa: B019 (one exporter per run) ECGInstruct has ~8 rows per image
+    def _image_file(self, image: str) -> str:
+        return str(image_file(image, self.image_root, str(self.rows_path)))
 
     def draw_pages(self, chunk: list[tuple[int, Chat]]) -> dict[str, tuple[str, str] | None]:
         """Draw the chunk's missing pages; returns dest -> None (ok) or (reason, detail)."""
