@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 pytestmark = pytest.mark.slow
+trl = pytest.importorskip("trl", reason="TRL is installed in the eval-only venv (scripts/ci_eval_only.sh)")
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +56,6 @@ def _trainer(model_dir, dataset, out, *, steps, collator=None, lr=2e-2, remove_u
 
 
 def test_collator_masks_the_prompt_and_pages_change_per_pass(ecg_rows, tiny_vlm, tmp_path):
-    pytest.importorskip("trl")
     from transformers import AutoProcessor
 
     from llava_ecg.train.hf_data import EcgChatCollator, EcgChatDataset
@@ -85,7 +85,6 @@ def test_collator_masks_the_prompt_and_pages_change_per_pass(ecg_rows, tiny_vlm,
 
 
 def test_sft_trainer_learns_from_on_the_fly_pages(ecg_rows, tiny_vlm, tmp_path):
-    pytest.importorskip("trl")
     from llava_ecg.train.hf_data import EcgChatCollator, EcgChatDataset
 
     rows, records = ecg_rows
@@ -100,7 +99,6 @@ def test_sft_trainer_learns_from_on_the_fly_pages(ecg_rows, tiny_vlm, tmp_path):
 
 
 def test_exported_trl_dataset_trains_with_trls_own_collator(ecg_rows, tiny_vlm, tmp_path):
-    pytest.importorskip("trl")
     import datasets
 
     from llava_ecg.train.stacks.export import export_data

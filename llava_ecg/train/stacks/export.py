@@ -253,6 +253,16 @@ class _Exporter:
         return trl_row(chat, [{"bytes": None, "path": p} for p in images])
 
     def run(self) -> ExportSummary:
+        created = not self.out.exists()
+        try:
+            return self._run()
+        except Exception:
+            # bad input leaves nothing behind; pages already drawn stay for the rerun to reuse
+            if created and not any(self.pages_dir.glob("*")):
+                shutil.rmtree(self.out, ignore_errors=True)
+            raise
+
+    def _run(self) -> ExportSummary:
         start = time.perf_counter()
         self.out.mkdir(parents=True, exist_ok=True)
         manifest_path = self.out / f"{self.name}.manifest.jsonl"
