@@ -5,6 +5,8 @@
 set -u
 cd "$(dirname "$0")/.."
 case " $* " in *" --dry-run "*) dry=1 ;; *) dry=0 ;; esac
+# the exported HF path runs on the host's own transformers (benchmarks/hf_path.py): its path, before the shadowing
+export GPU_CHECK_HOST_PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}
 if [ "$dry" = 0 ] && ls .whl/*.whl >/dev/null 2>&1; then
   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
     && export PYTHONPATH=/tmp/site:$PWD

@@ -25,6 +25,10 @@ PRESETS = {
                  patch=8, image_hw=(32, 32), vocab=600),
     "quickstart": dict(llm_hidden=128, llm_layers=2, llm_heads=4, vision_hidden=64, vision_layers=2, vision_heads=4,
                        patch=16, image_hw=(64, 256), vocab=1000),
+    # benchmarks/eval_speed.py: LLaVA-1.6-Vicuna-7B's depth (32 LLM layers, a 24-layer tower) at tiny width, so a
+    # CPU decode step is bound by per-layer dispatch as the 7B one is on a GPU
+    "proxy32": dict(llm_hidden=64, llm_layers=32, llm_heads=4, vision_hidden=32, vision_layers=24, vision_heads=2,
+                    patch=14, image_hw=(112, 112), vocab=1000),
 }
 
 _CORPUS = [

@@ -62,6 +62,8 @@ class Subset:
     ``paper``: the v1 paper's numbers for this subset, ``{model: {metric: value}}``.
     ``source``: the record source ``llava-ecg build bench`` draws it from (``None``: not buildable / any).
     ``prompt``: the question as ECGBench asks it (MCQ: the text before the options; ECG-QA: a format string).
+    ``max_new_tokens``: the authors' generation cap for PULSE on this subset (1024 on every subset; the task
+    YAMLs' ``generation_kwargs``); they gave GPT-4o 2000.
     """
 
     name: str
@@ -74,6 +76,7 @@ class Subset:
     extra_labels: tuple[str, ...] = ()
     letters: tuple[str, ...] = ()
     n_paper: int | None = None
+    max_new_tokens: int = 1024
     lower_is_better: tuple[str, ...] = ()
     source: str | None = None
     prompt: str = ""

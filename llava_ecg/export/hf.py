@@ -92,9 +92,26 @@ def _image_processor(cfg: dict, pins_hw: list[list[int]]):
                do_pad=True, do_convert_rgb=True, resample=int(cfg.get("resample", 3)))
 
 
+def llava_next_config(config: dict, vcfg: dict, vocab: int, image_id: int, dtype, path: Path):
+    """The ``LlavaNextConfig`` of an original ``config.json`` (``path``, for errors), its tower's ``vcfg``."""
+    from transformers import LlavaNextConfig
+
+    pins_hw = [[h, w] for w, h in pinpoints(config, path)]  # upstream: (width, height), LlavaNext (height, width)
+    select = config.get("mm_vision_select_feature", "patch")
+    hf_config = LlavaNextConfig(
+        text_config=_text_config(config, vocab).to_dict(), vision_config=vcfg, image_token_index=image_id,
+        image_grid_pinpoints=pins_hw, vision_feature_layer=int(config.get("mm_vision_select_layer", -2)),
+        vision_feature_select_strategy="default" if select == "patch" else "full", projector_hidden_act="gelu",
+        tie_word_embeddings=False, use_image_newline_parameter=True,
+        image_seq_length=(vcfg["image_size"] // vcfg["patch_size"]) ** 2)
+    hf_config.architectures = ["LlavaNextForConditionalGeneration"]
+    setattr(hf_config, "torch_dtype" if not hasattr(hf_config, "dtype") else "dtype", str(dtype).split(".")[-1])
+    return hf_config
+
+
 def build(ckpt: Path, *, conv_template: str | None = None, online: bool = False, vision_tower: str | None = None):
     """``(state_dict, config, processor, record)`` of the export, in memory."""
-    from transformers import LlavaNextConfig, LlavaNextProcessor
+    from transformers import LlavaNextProcessor
 
     from llava_ecg.export.tokens import choose_image_suffix
 
@@ -134,16 +151,8 @@ def build(ckpt: Path, *, conv_template: str | None = None, online: bool = False,
     dtype = out["language_model.lm_head.weight"].dtype
 
     pins_wh = pinpoints(config, ckpt / "config.json")
-    pins_hw = [[h, w] for w, h in pins_wh]  # upstream reads pinpoints as (width, height), LlavaNext as (height, width)
-    select = config.get("mm_vision_select_feature", "patch")
-    hf_config = LlavaNextConfig(
-        text_config=_text_config(config, vocab).to_dict(), vision_config=vcfg, image_token_index=image_id,
-        image_grid_pinpoints=pins_hw, vision_feature_layer=int(config.get("mm_vision_select_layer", -2)),
-        vision_feature_select_strategy="default" if select == "patch" else "full", projector_hidden_act="gelu",
-        tie_word_embeddings=False, use_image_newline_parameter=True,
-        image_seq_length=(vcfg["image_size"] // vcfg["patch_size"]) ** 2)
-    hf_config.architectures = ["LlavaNextForConditionalGeneration"]
-    setattr(hf_config, "torch_dtype" if not hasattr(hf_config, "dtype") else "dtype", str(dtype).split(".")[-1])
+    pins_hw = [[h, w] for w, h in pins_wh]
+    hf_config = llava_next_config(config, vcfg, vocab, image_id, dtype, ckpt / "config.json")
 
     image_processor = _image_processor(pcfg, pins_hw)
     suffix, probe = choose_image_suffix(tok, template)

@@ -38,3 +38,18 @@ def test_aliases(alias, name):
 def test_unknown_subset():
     with pytest.raises(KeyError, match="unknown ECGBench subset"):
         get_subset("mitbih")
+
+
+def test_max_new_tokens_matches_the_task_yamls():
+    """The catalog's generation cap (what benchmarks project with) is what each task asks lmms-eval for."""
+    import re
+    from pathlib import Path
+
+    from llava_ecg.catalog.subsets import ECGBENCH
+
+    tasks = Path(__file__).resolve().parents[2] / "lmms_eval_tasks" / "ecgbench"
+    default = int(re.search(r"max_new_tokens:\s*(\d+)", (tasks / "_default_template_yaml").read_text()).group(1))
+    for name in ECGBENCH:
+        text = (tasks / f"ecgbench_{SUBSETS[name].short.replace('-', '_')}.yaml").read_text()
+        own = re.search(r"max_new_tokens:\s*(\d+)", text)
+        assert SUBSETS[name].max_new_tokens == (int(own.group(1)) if own else default) == 1024, name
