@@ -189,3 +189,18 @@ def test_option_scores_of_lmms_eval_llava_and_ours_point_the_same_way(evals):
         raw = [-v for v in item["logprobs"]]  # what lmms-eval's llava returned: losses
         assert item["options"][raw.index(max(raw))] != item["gold"] == "A"
     assert all(i["score_convention"] == "logprob" and _best(i) == "A" for i in ours["scores"])
+
+
+def test_results_and_report_show_the_template_each_run_prompted_with(trained, evals, tmp_path):
+    expected = {"v1/llava": "vicuna_v1", "v1/llava_ecg": "vicuna_v1", "llava_v1/llava": "vicuna_v1",
+                "llava_v1/llava+template": "llava_v1", "llava_v1/llava_ecg": "llava_v1"}
+    for name, template in expected.items():
+        assert evals[name]["results"]["conv_template,none"] == template, name
+    from llava_ecg.eval.report import write_report
+
+    details = write_report(trained["tmp"] / "eval", tmp_path, plots=False).read_text().split("## Details")[1]
+    for run, template in (("llava-tiny-llava_v1 (llava, vicuna_v1)", "vicuna_v1"),
+                          ("llava-tiny-llava_v1 (llava, llava_v1)", "llava_v1"),
+                          ("llava-tiny-llava_v1 (llava_ecg, llava_v1)", "llava_v1"),
+                          ("llava-tiny-v1 (llava_ecg, vicuna_v1)", "vicuna_v1")):
+        assert f"| rhythm-mcq | {run} | strict | {template} |" in details, details
