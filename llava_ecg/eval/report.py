@@ -111,12 +111,13 @@ def _n_row(found, cols) -> str:
 
 
 def _details(results: Sequence[ResultSet]) -> list[str]:
-    lines = ["## Details", "", "| Subset | Run | Mode | n | Unparseable | Random guesses | Judge failures | Judge | Source |",
-             "|---|---|---|---:|---:|---:|---:|---|---|"]
+    lines = ["## Details", "",
+             "| Subset | Run | Mode | Template | n | Unparseable | Random guesses | Judge failures | Judge | Source |",
+             "|---|---|---|---|---:|---:|---:|---:|---|---|"]
     for r in results:
         m = r.metrics
         lines.append(
-            f"| {r.subset} | {r.run} | {r.mode} | {_int(m.get('n'))} | {_int(m.get('unparseable'))} | "
+            f"| {r.subset} | {r.run} | {r.mode} | {r.template or '–'} | {_int(m.get('n'))} | {_int(m.get('unparseable'))} | "
             f"{_int(m.get('random_guesses'))} | {_int(m.get('failed'))} | {m.get('judge_model', '') or ''} | "
             f"{Path(r.source).name} |"
         )

@@ -45,6 +45,8 @@ class ResultSet:
     per_class: list[dict] = field(default_factory=list)
     confusion: dict = field(default_factory=dict)
     source: str = ""
+    template: str = ""  # the conversation template the run prompted with (lmms-eval runs: the conv_template metric)
+    model: str = ""  # lmms-eval's --model of the run ("" for our score files)
 
 
 def load_results(root: str | Path) -> list[ResultSet]:
@@ -70,17 +72,34 @@ def load_results(root: str | Path) -> list[ResultSet]:
             ours.append((result, _run_key(data.get("predictions"), "_samples_")))
         elif isinstance(data.get("results"), dict):
             lmms.extend((r, _run_key(path, "_results")) for r in _from_lmms(data, path))
+    _distinguish(r for r, _ in lmms)
     # One lmms-eval run rescored with `llava-ecg score -o` on its sample log is listed once: the score file (it has
-    # the per-class tables) under the run's name; the lmms-eval entry of the same subset and mode is dropped.
+    # the per-class tables) under the run's name and template; the lmms-eval entry of the same subset and mode is
+    # dropped.
     labels = {key: r.run for r, key in lmms if key is not None}
+    templates = {(key, r.subset): r.template for r, key in lmms if key is not None}
     scored = set()
     for result, key in ours:
         if key is not None and key in labels:
             result.run = labels[key]
+            result.template = result.template or templates.get((key, result.subset), "")
             scored.add((key, result.subset, result.mode))
     found = [r for r, _ in ours] + [r for r, key in lmms if (key, r.subset, r.mode) not in scored]
     order = {name: i for i, name in enumerate(_subset_order())}
     return sorted(found, key=lambda r: (order.get(r.subset, 99), r.run, r.mode))
+
+
+def _distinguish(results) -> None:
+    """Runs named after one checkpoint but evaluated by different models or templates (lmms-eval's ``llava`` and
+    our ``llava_ecg``; ``conv_template=...`` given or not) get the model and template in their name, so the
+    report's tables keep them apart."""
+    results = list(results)
+    variants: dict[str, set] = {}
+    for r in results:
+        variants.setdefault(r.run, set()).add((r.model, r.template))
+    for r in results:
+        if len(variants[r.run]) > 1:
+            r.run = f"{r.run} ({', '.join(x for x in (r.model, r.template) if x)})"
 
 
 def _run_key(path, marker: str) -> tuple | None:
@@ -119,6 +138,8 @@ def _from_lmms(data: dict, path: Path) -> list[ResultSet]:
         strict: dict[str, Any] = {}
         pulse: dict[str, Any] = {}
         details: dict = {}
+        template = values.get("conv_template,none")
+        template = template if isinstance(template, str) else ""
         for key, value in values.items():
             name = str(key).split(",")[0]
             if name == "details" and isinstance(value, dict):
@@ -139,7 +160,8 @@ def _from_lmms(data: dict, path: Path) -> list[ResultSet]:
             if "n" not in merged and isinstance(counted.get("effective"), int):
                 merged["n"] = counted["effective"]
             out.append(ResultSet(subset.name, run, mode, _nan(merged), extra.get("per_class") or [],
-                                 extra.get("confusion") or {}, str(path)))
+                                 extra.get("confusion") or {}, str(path), template=template,
+                                 model=str(config.get("model") or "")))
     return out
 
 

@@ -8,6 +8,7 @@ from llava_ecg.errors import LlavaEcgError
 
 SUBSET = "rhythm-mcq"
 TASK = "ecgbench_rhythm"
+RECIPE = "tiny/cpu"
 
 
 @dataclass

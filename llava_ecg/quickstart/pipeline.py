@@ -23,7 +23,7 @@ from llava_ecg.errors import RunFailed
 
 from llava_ecg.eval.lmms.commands import OFFLINE_ENV
 
-from .config import SUBSET, TASK, QuickstartConfig
+from .config import RECIPE, SUBSET, TASK, QuickstartConfig
 from .report import write_report
 from .tasks import KEY, RHYTHMS, register
 
@@ -154,9 +154,14 @@ def build_data(cfg: QuickstartConfig, splits: dict[str, list[str]]) -> dict[str,
 # --- stage 4 + 6: models ------------------------------------------------------------------------------------------
 def untrained_checkpoint(cfg: QuickstartConfig, base) -> Path:
     """The starting point as a loadable LLaVA checkpoint (random projector), for the 'before' evaluation."""
+    from llava_ecg.checkpoint import record_conv_template, template_for_version
     from llava_ecg.tiny import export_initial_checkpoint
+    from llava_ecg.train.recipe import find_recipe, load_recipe
 
-    return export_initial_checkpoint(base, cfg.out_dir / "checkpoint-initial", seed=cfg.seed)
+    ckpt = export_initial_checkpoint(base, cfg.out_dir / "checkpoint-initial", seed=cfg.seed)
+    # the template training will record, so that 'before' and 'after' are asked in one chat format
+    record_conv_template(ckpt, template_for_version(str(load_recipe(find_recipe(RECIPE))["version"])))
+    return ckpt
 
 
 def train(cfg: QuickstartConfig, base, data: dict[str, Path]) -> Path:
@@ -172,7 +177,7 @@ def train(cfg: QuickstartConfig, base, data: dict[str, Path]) -> Path:
     }
     if cfg.minutes:
         overrides["max_train_minutes"] = cfg.minutes
-    cmd = [sys.executable, "-m", "llava_ecg.train.run", "tiny/cpu", *[f"{k}={v}" for k, v in overrides.items()]]
+    cmd = [sys.executable, "-m", "llava_ecg.train.run", RECIPE, *[f"{k}={v}" for k, v in overrides.items()]]
     log = cfg.out_dir / "logs" / "train.log"
     _run_logged(cmd, log, _env(cfg), "training")
     return out

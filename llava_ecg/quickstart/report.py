@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from llava_ecg import atomic
+from llava_ecg.checkpoint import recorded_conv_template
 from llava_ecg.errors import RunFailed
 from llava_ecg.catalog.subsets import RHYTHM_MCQ_OPTIONS
 from llava_ecg.instruct.engine import LETTERS
@@ -117,11 +118,13 @@ def write_report(cfg: QuickstartConfig, *, data, checkpoint: Path, results: dict
     plots = [p for p in (_plot_loss(history, out / "loss.png"),
                          _plot_confusion({k: v[0].confusion for k, v in runs.items()}, out / "confusion.png")) if p]
     n = runs["after"][0]["n"]
+    template = recorded_conv_template(checkpoint)
     chance = 100.0 / len(CLASS_NAMES)
     lines = ["# llava-ecg quickstart", "",
              f"Tiny random-init LLaVA (2-layer Llama, 2-layer CLIP at 64x256) trained on CPU through upstream "
              f"`llava.train`; held-out set of {n} records never seen in training, evaluated through the "
-             f"`lmms-eval` CLI (task `{TASK}`), scored with `llava_ecg.eval` (strict mode).", "",
+             f"`lmms-eval` CLI (task `{TASK}`), scored with `llava_ecg.eval` (strict mode). Conversation "
+             f"template: `{template}`, recorded by training and used by both evaluations.", "",
              "| | accuracy | 95 % CI | unparseable | acc (option log-prob) | AUC (option log-prob) |",
              "|---|---|---|---|---|---|"]
     for name, (ours, lmms) in runs.items():
@@ -152,6 +155,13 @@ def write_report(cfg: QuickstartConfig, *, data, checkpoint: Path, results: dict
     lines += ["", "![loss](loss.png)", "", "![confusion](confusion.png)", ""]
     report = out / "report.md"
     atomic.write_text(report, "\n".join(lines))
+    atomic.write_json(out / "figures.json", {
+        "n": n, "chance": chance, "conv_template": template, "steps": steps,
+        "final_loss": history[-1][1] if history else None, "per_class_f1": f1,
+        "runs": {name: {"acc": ours["acc"], "acc_ci95": list(ours.get("acc_ci95", [None, None])),
+                        "unparseable": ours["unparseable"], "acc_logprob": lmms.get("acc_logprob,none"),
+                        "auc_logprob": lmms.get("auc_logprob,none")} for name, (ours, lmms) in runs.items()},
+    }, indent=1)
     print("\n".join(lines[:console]))
     print(f"\nreport: {report}")
     return report

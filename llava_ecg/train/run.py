@@ -114,6 +114,19 @@ def adapt_to_cpu(argv: list[str], say=print) -> list[str]:
     return argv
 
 
+def seed_before_model(argv: list[str]) -> int:
+    """Seed Python, NumPy and torch with the run's ``--seed`` before upstream builds the model.
+
+    Upstream ``train()`` seeds only when it creates the Trainer, after ``initialize_vision_modules`` has drawn the
+    projector's random init from torch's global generator, which current torch seeds randomly per process: two runs
+    of one seed started from different projectors (the quickstart's run-to-run spread of up to 13 points)."""
+    from transformers import set_seed
+
+    seed = int(_flag(argv, "seed") or 42)  # TrainingArguments' default
+    set_seed(seed)
+    return seed
+
+
 def run(args: list[str]) -> int:
     argv, launcher, resolved = build_command(args)
     attn = launcher.get("attn_implementation")
@@ -135,6 +148,7 @@ def run(args: list[str]) -> int:
     if resolved is not None and _is_main_process():
         _record_recipe(argv, resolved)
         print("llava-ecg: upstream llava.train.train " + " ".join(argv), flush=True)
+    seed_before_model(argv)
     sys.argv = [upstream.__file__] + argv
     try:
         upstream.train(attn_implementation=attn)

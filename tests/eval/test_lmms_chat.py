@@ -118,6 +118,7 @@ def test_results_and_sample_logs(run):
     assert results["ecgbench_ptb_report"]["score,none"] == pytest.approx(70.0)  # judged: mean(6, 7, 8) x 10
     assert results["ecgbench_arena"]["score,none"] == pytest.approx(60.0)
     assert results["ecgbench_arena"]["failed,none"] == 0
+    assert {results[t]["conv_template,none"] for t in results if t != "ecgbench"} == {"n/a"}  # a chat model
     folder = files[-1].parent
     arena = [json.loads(line) for line in next(folder.glob("*_samples_ecgbench_arena.jsonl")).read_text().splitlines()]
     assert arena[0]["score"]["prediction"] == ["Regular rhythm with flutter waves.", "Sinus rhythm."]

@@ -58,6 +58,7 @@ def test_lmms_eval_cli_runs_the_ecgbench_group(tiny_checkpoint, bench_env, tmp_p
         for metric in metrics:
             assert f"{metric},none" in got, (task, metric, sorted(got))
         assert results["n-samples"][task]["effective"] == 2
+        assert got["conv_template,none"] == "llava_v1"  # the template given, in every task's results
     for task in ("ecgbench_ptb", "ecgbench_code15", "ecgbench_cpsc"):
         assert 0 <= results["results"][task]["hl,none"] <= 100
         assert results["results"][task]["auc_pulse,none"] == pytest.approx(50.0)  # hard-label AUC of a non-answer

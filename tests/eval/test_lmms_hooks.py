@@ -108,6 +108,13 @@ def test_option_scores_reach_the_aggregation():
     assert hooks.aggregate([item]) == pytest.approx(100.0)
 
 
+def test_the_template_prompted_with_is_a_result():
+    given = [hooks.process_results(doc("mmmu-ecg", i), ["C"], conv_template="vicuna_v1") for i in range(2)]
+    assert given[0]["acc"]["conv_template"] == "vicuna_v1"  # in every sample-log item
+    assert hooks.aggregate([r["conv_template"] for r in given]) == "vicuna_v1"
+    assert hooks.aggregate([hooks.process_results(doc("mmmu-ecg", 0), ["C"])["conv_template"]]) == "n/a"
+
+
 def test_judged_subsets_report_failure_not_zero(monkeypatch):
     for name in ("LLAVA_ECG_LLM_BASE_URL", "LLAVA_ECG_LLM_MODEL", "OPENAI_BASE_URL", "OPENAI_API_KEY"):
         monkeypatch.delenv(name, raising=False)

@@ -52,3 +52,11 @@ def test_reduced_quickstart_produces_every_artefact(tmp_path, offline_env):
     assert console[-1].startswith("| "), console[-3:]  # the console copy ends on the per-class table, not a heading
     steps = json.loads((out / "checkpoint" / "trainer_state.json").read_text())["global_step"]
     assert steps == 6
+    # one chat format: training records v1's template (vicuna_v1); both evaluations read that record
+    figures = json.loads((out / "figures.json").read_text())
+    assert figures["conv_template"] == "vicuna_v1" and figures["steps"] == 6
+    assert figures["runs"]["after"]["acc"] == float(accs["after"])
+    for name in ("before", "after"):
+        log = (out / "logs" / f"eval-{name}.log").read_text()
+        assert "conv_template vicuna_v1" in log, name
+    assert "Conversation template: `vicuna_v1`" in report

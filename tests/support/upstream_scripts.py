@@ -6,6 +6,9 @@ upstream repository ships no LLaVA-1.6 training script; ``finetune_lora.sh`` add
 """
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 FINETUNE_V1_5: tuple[tuple[str, str], ...] = (
     ("deepspeed", "./scripts/zero3.json"),
     ("model_name_or_path", "lmsys/vicuna-13b-v1.5"),
@@ -62,3 +65,19 @@ def finetune_argv(paths: dict[str, str], changes: dict[str, str] | None = None,
     for key, value in script:
         argv += [f"--{key}", str(paths.get(key, changes.get(key, value)))]
     return argv
+
+
+def pretrained_projector(base, path: Path) -> Path:
+    """A ``mm_projector.bin`` as upstream's pretraining stage saves it (``mlp2x_gelu``), for the script's
+    ``--pretrain_mm_mlp_adapter``: seeded, shaped for the tiny base ``base`` (``llava_ecg.tiny.TinyBase``)."""
+    import torch
+
+    vision = json.loads((base.clip_dir / "config.json").read_text())
+    vision = vision.get("vision_config", vision)["hidden_size"]
+    hidden = json.loads((base.llm_dir / "config.json").read_text())["hidden_size"]
+    g = torch.Generator().manual_seed(0)
+    torch.save({"model.mm_projector.0.weight": torch.randn(hidden, vision, generator=g) * 0.02,
+                "model.mm_projector.0.bias": torch.zeros(hidden),
+                "model.mm_projector.2.weight": torch.randn(hidden, hidden, generator=g) * 0.02,
+                "model.mm_projector.2.bias": torch.zeros(hidden)}, path)
+    return Path(path)

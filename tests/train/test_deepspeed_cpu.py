@@ -19,7 +19,7 @@ import sys
 import pytest
 import torch
 
-from tests.support.upstream_scripts import finetune_argv
+from tests.support.upstream_scripts import finetune_argv, pretrained_projector
 
 from ._data import REPO, TINY_PINPOINTS, TINY_RECIPE, losses, offline, read_jsonl, write_rows
 
@@ -31,19 +31,6 @@ PULSE = REPO / "recipes" / "pulse_7b" / "full_zero2.yaml"
 # network); upstream's train.py fails the same way without it. --batch_trace (ours) is added to audit the batches.
 FINETUNE_CHANGES = {"report_to": "none"}
 LOSS_TOLERANCE = 1e-3  # per logged step, ZeRO vs DDP (fp32; measured <= 1e-4: only reduction order differs)
-
-
-def _projector(base, path):
-    """A ``mm_projector.bin`` as upstream's pretraining stage saves it (mlp2x_gelu), for --pretrain_mm_mlp_adapter."""
-    vision = json.loads((base.clip_dir / "config.json").read_text())
-    vision = vision.get("vision_config", vision)["hidden_size"]
-    hidden = json.loads((base.llm_dir / "config.json").read_text())["hidden_size"]
-    g = torch.Generator().manual_seed(0)
-    torch.save({"model.mm_projector.0.weight": torch.randn(hidden, vision, generator=g) * 0.02,
-                "model.mm_projector.0.bias": torch.zeros(hidden),
-                "model.mm_projector.2.weight": torch.randn(hidden, hidden, generator=g) * 0.02,
-                "model.mm_projector.2.bias": torch.zeros(hidden)}, path)
-    return path
 
 
 def _rows(tmp_path):
@@ -90,7 +77,7 @@ def ds_runs(tiny_base, offline_env, tmp_path_factory):
         ("finetune_sh", finetune_argv({
             "deepspeed": ZERO / "zero3.json", "model_name_or_path": tiny_base.llm_dir, "data_path": upstream_data,
             "image_folder": upstream_data.parent, "vision_tower": tiny_base.clip_dir,
-            "pretrain_mm_mlp_adapter": _projector(tiny_base, tmp / "mm_projector.bin"),
+            "pretrain_mm_mlp_adapter": pretrained_projector(tiny_base, tmp / "mm_projector.bin"),
             "output_dir": out["finetune_sh"]}, FINETUNE_CHANGES) + ["--batch_trace", str(tmp / "finetune.jsonl")]),
     ]
     plan = tmp / "plan.json"

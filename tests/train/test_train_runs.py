@@ -103,6 +103,24 @@ def test_resume_replays_data_order_and_trained_vision_tower_survives_reload(tiny
     assert torch.allclose(reloaded.float(), saved, atol=2e-4)  # the trained tower, not CLIP's (fp16 cast)
 
 
+def test_one_seed_trains_one_model_bit_for_bit(tiny_base, offline_env, tmp_path):
+    """Upstream draws the projector's random init before it seeds anything, from a generator current torch seeds
+    randomly per process; our entry point seeds with --seed first, so two runs of one seed are identical."""
+    from safetensors.torch import load_file
+
+    data = write_rows(tmp_path / "data", n=12, text_only_every=4, jsonl=True)
+    runs = []
+    for name in ("a", "b"):
+        out = tmp_path / name
+        output = launch([str(TINY_RECIPE), *tiny_overrides(tiny_base, data, data.parent, out, max_steps=3, seed=5)],
+                        offline(offline_env), tmp_path / "cache")
+        runs.append((losses(output), load_file(out / "model.safetensors")))
+    (loss_a, state_a), (loss_b, state_b) = runs
+    assert len(loss_a) == 3 and loss_a == loss_b
+    projector = [k for k in state_a if "mm_projector" in k]
+    assert projector and all(torch.equal(state_a[k], state_b[k]) for k in state_a)
+
+
 @pytest.mark.filterwarnings("ignore::UserWarning")
 def test_lora_on_a_weighted_mixture_then_merge(tiny_base, offline_env, tmp_path):
     """LoRA through upstream's --lora_enable (recipes/tiny/lora.yaml: sdpa, tf32 off, the tiny tower's pinpoints,

@@ -9,7 +9,9 @@ Metric names (``×100``): ``auc``/``f1``/``hl``/``acc``/``score`` — strict mod
 authors' semantics (compare these with the paper); ``auc_logprob`` (+ ``acc_logprob`` for MCQ) — the score-based
 AUC from answer log-probabilities (:mod:`llava_ecg.eval.lmms.options`); ``unparseable`` — strict-mode count;
 ``ci95`` — seeded bootstrap 95 % intervals of the strict headline metrics, ``{metric: [lo, hi]}``; judged subsets
-also ``failed`` (items the judge could not score — all of them when no judge is configured) and ``judge_model``.
+also ``failed`` (items the judge could not score — all of them when no judge is configured) and ``judge_model``;
+every subset ``conv_template`` — the LLaVA conversation template the model prompted with (``n/a`` for models
+without one, e.g. chat models, which apply their own chat template).
 Per-class tables, confusion matrices and pulse-mode intervals: ``llava-ecg score`` / ``llava-ecg report`` on the
 sample logs, whose per-item entries are exactly these scoring items.
 """
@@ -28,6 +30,7 @@ from llava_ecg.eval.lmms.data import row_of
 from llava_ecg.eval.lmms.options import option_set, score_based_metrics
 from llava_ecg.catalog.subsets import ARENA, MCQ, REPORT
 
+NO_TEMPLATE = "n/a"  # the conv_template metric of a model without a LLaVA conversation template
 _CACHE: dict[tuple, dict] = {}
 _LOCK = threading.Lock()
 
@@ -113,17 +116,19 @@ def options_for(doc: Mapping) -> list[str]:
 # -- per item --------------------------------------------------------------------------------------------------
 def _metric_names(subset) -> list[str]:
     if subset.kind in (REPORT, ARENA):
-        return ["score", "failed", "judge_model", "ci95"]
+        return ["score", "failed", "judge_model", "ci95", "conv_template"]
     base = list(subset.metrics)
     names = base + [f"{m}_pulse" for m in base] + (["acc_logprob"] if subset.kind == MCQ else []) + ["auc_logprob"]
-    return names + ["unparseable", "ci95"]
+    return names + ["unparseable", "ci95", "conv_template"]
 
 
-def process_results(doc: Mapping, results: Sequence, option_scores: Mapping | None = None) -> dict:
+def process_results(doc: Mapping, results: Sequence, option_scores: Mapping | None = None,
+                    conv_template: str | None = None) -> dict:
     """One scoring item per metric. ``results[0]``: the answer (arena: the list of per-turn answers);
     ``option_scores``: ``{"options": [...], "logprobs": [...], "convention", "problem"}`` when the task asked the
     model to score options; ``logprobs`` are already "higher = more likely", ``convention`` says what the model
-    returned and ``problem`` is set when a value contradicts it."""
+    returned and ``problem`` is set when a value contradicts it; ``conv_template``: the template the model prompted
+    with (None: it has none)."""
     subset = get_subset(doc["subset"])
     prediction = results[0] if results else ""
     if subset.kind == ARENA and isinstance(prediction, str):
@@ -131,6 +136,7 @@ def process_results(doc: Mapping, results: Sequence, option_scores: Mapping | No
     row = row_of(doc)
     item = item_for(subset, prediction, row, doc_id=doc.get("doc_index"))
     item["subset"] = subset.name
+    item["conv_template"] = conv_template
     if option_scores and subset.kind not in (REPORT, ARENA):
         item["options"] = list(option_scores["options"])
         item["logprobs"] = [float(x) for x in option_scores["logprobs"]]  # higher = more likely
@@ -174,6 +180,8 @@ def aggregate(items: Sequence[Mapping]) -> float | dict:
     if not items:
         return float("nan")
     metric, subset_name = items[0]["metric"], items[0]["subset"]
+    if metric == "conv_template":  # one run, one template; several would be listed
+        return ", ".join(sorted({str(i.get("conv_template") or NO_TEMPLATE) for i in items}))
     subset = get_subset(subset_name)
     if metric == "ci95":
         strict = _scores(subset.name, "strict", items)["metrics"]

@@ -84,6 +84,14 @@ def normalise_score(convention: str | None, value: float) -> tuple[float, str | 
     return float("nan"), "the direction of this model's loglikelihood is unknown"
 
 
+def conv_template(model) -> str | None:
+    """The LLaVA conversation template ``model`` prompts with: its ``conv_template`` (our ``llava_ecg`` after
+    resolving it, lmms-eval's ``llava``/``llava_onevision``/... as given or their default); None for models without
+    one (chat models apply their own chat template)."""
+    name = getattr(model, "conv_template", None) if model is not None else None
+    return name if isinstance(name, str) and name else None
+
+
 SIMPLE_DEFAULT = Capabilities("unknown", chat=False, loglikelihood=True, multi_round=True, score_convention=None)
 
 

@@ -15,6 +15,8 @@
    "higher = more likely" by the model's known convention (:func:`llava_ecg.eval.lmms.runtime.score_convention`:
    log-probability, or lmms-eval's mean token loss), sign-checked on every item; a model whose convention is
    unknown is not asked, and one whose values contradict its convention gets NaN — never silently inverted.
+   The conversation template the model prompts with (:func:`llava_ecg.eval.lmms.runtime.conv_template`) goes into
+   every item and the ``conv_template`` metric, so results files and ``llava-ecg report`` show it.
 4. **ECG Arena's turns.** Simple models with ``generate_until_multi_round`` answer all turns themselves. Most chat
    models have no such method, so each arena item is one ``generate_until`` request for its *last* turn whose
    messages hold the conversation so far: when the model asks for them (:meth:`_arena_messages`), the earlier turns
@@ -58,6 +60,7 @@ class ECGBenchTask(ConfigurableMessagesTask):
         self._arena_lock = threading.RLock()
         self._arena_model = None
         self._score_convention: str | None = None  # of the model the option requests went to
+        self._conv_template: str | None = None  # the template that model prompts with (results show it)
 
     def download(self, dataset_kwargs=None) -> None:
         import datasets
@@ -77,6 +80,7 @@ class ECGBenchTask(ConfigurableMessagesTask):
     def construct_requests(self, doc_id: int, ctx: str, **kwargs):
         model = runtime.current_model()
         caps = runtime.capabilities(model)
+        self._conv_template = runtime.conv_template(model)
         split = kwargs["metadata"]["split"]
         multi_round = self.OUTPUT_TYPE == "generate_until_multi_round"
         if caps.chat:
@@ -203,4 +207,5 @@ class ECGBenchTask(ConfigurableMessagesTask):
                 problems = [p for _, p in normalised if p]
                 option_scores = {"options": options, "logprobs": [v for v, _ in normalised],
                                  "convention": self._score_convention, "problem": problems[0] if problems else None}
-        return self.config.process_results(doc, [answer], option_scores=option_scores)
+        return self.config.process_results(doc, [answer], option_scores=option_scores,
+                                           conv_template=self._conv_template)
