@@ -56,7 +56,8 @@ def test_gpu_check_dry_run_writes_every_figure(offline_env, tmp_path):
         assert 0 < proj["minutes"] < proj["minutes_at_cap"]
         assert len(proj["subsets"]) == 9 and proj["subsets"]["arena"]["batch"] == 1
         assert {v["max_new_tokens"] for v in proj["subsets"].values()} == {1024}  # the authors' cap, from the catalog
-        assert all(v["items_per_s"] > v["items_per_s_at_cap"] > 0 for v in proj["subsets"].values())
+        # >=: a decode step timed on a busy CPU at tiny shapes can come out 0 (a difference of two timings)
+        assert all(v["items_per_s"] >= v["items_per_s_at_cap"] > 0 for v in proj["subsets"].values())
         if p != "reference":  # fp32 on CPU, same weights: the same greedy tokens as upstream's generate
             agree = sec["greedy_outputs_vs_reference"]
             assert agree["items"] == 4 and agree["differ"] == 0, agree
