@@ -53,7 +53,7 @@ def test_gpu_check_dry_run_writes_every_figure(offline_env, tmp_path):
             assert sec[f"batch_{batch}"]["prefill_tokens_per_s"] > 0 and sec[f"batch_{batch}"]["items_per_s_4_tokens"] > 0
         proj = sec["ecgbench_projection"]
         assert proj["items"] == 11247 and proj["generations"] == 11297, proj  # ECGBench's items, arena's 2 turns
-        assert 0 < proj["minutes"] < proj["minutes_at_cap"]
+        assert 0 < proj["minutes"] <= proj["minutes_at_cap"]
         assert len(proj["subsets"]) == 9 and proj["subsets"]["arena"]["batch"] == 1
         assert {v["max_new_tokens"] for v in proj["subsets"].values()} == {1024}  # the authors' cap, from the catalog
         # >=: a decode step timed on a busy CPU at tiny shapes can come out 0 (a difference of two timings)
