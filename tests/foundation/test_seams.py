@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import subprocess
 import sys
 
 import pytest
 
+from tests.support.ds_runs import launch_plan
 from tests.support.upstream_scripts import finetune_argv, pretrained_projector
 
 pytestmark = pytest.mark.slow
@@ -69,17 +69,8 @@ def trained(tiny_base, offline_env, tmp_path_factory):
             "deepspeed": str(REPO / "recipes" / "deepspeed" / "zero3.json"), "model_name_or_path": tiny_base.llm_dir,
             "data_path": data, "image_folder": bench / "images", "vision_tower": tiny_base.clip_dir,
             "pretrain_mm_mlp_adapter": projector, "output_dir": ckpt}, changes)})
-    plan = tmp / "plan.json"
-    plan.write_text(json.dumps({"runs": runs}, default=str))
     env = dict(offline_env, PYTHONPATH=str(REPO), LLAVA_ECG_CACHE=str(tmp / "cache"))
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "1",
-           str(REPO / "tests" / "support" / "ds_runs.py"), str(plan)]
-    proc = subprocess.run(cmd, env=env, cwd=REPO, capture_output=True, text=True, timeout=600)
-    output = proc.stdout + proc.stderr
-    assert proc.returncode == 0, output[-6000:]
-    logs = {m.group(1): m.group(2) for m in re.finditer(r"LLAVA_ECG_RUN (\w+) BEGIN\n(.*?)LLAVA_ECG_RUN \1 END",
-                                                       output, re.S)}
-    assert set(logs) == set(ckpts), output[-4000:]
+    logs, _ = launch_plan(runs, tmp, env, nproc=1)
     bench_env = dict(env, ECGBENCH_SOURCE="json", ECGBENCH_ROOT=str(bench), ECGBENCH_BOOTSTRAP="10")
     bench_env.pop("ECGBENCH_OPTION_SCORES", None)
     return {"ckpt": ckpts, "logs": logs, "env": bench_env, "tmp": tmp}

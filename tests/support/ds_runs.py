@@ -3,7 +3,8 @@ are most of a tiny run's cost on CPU):
 
     python -m torch.distributed.run --standalone --nproc_per_node 2 tests/support/ds_runs.py PLAN.json
 
-``PLAN.json`` = ``{"runs": [{"name": ..., "args": [RECIPE, "key=value", ...]}, ...]}``. Each run starts from the
+``PLAN.json`` = ``{"runs": [{"name": ..., "args": [RECIPE, "key=value", ...]}, ...]}``; tests call
+:func:`launch_plan`. Each run starts from the
 same seed with fresh accelerate / DeepSpeed state, so a DeepSpeed run and a plain DDP run of one recipe are
 comparable step by step. Rank 0 prints ``LLAVA_ECG_RUN <name> BEGIN|END`` around each run's log.
 
@@ -15,7 +16,29 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import subprocess
 import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def launch_plan(runs: list[dict], tmp: Path, env: dict, nproc: int) -> tuple[dict[str, str], str]:
+    """Run ``runs`` (``{"name", "args"}`` each) in one ``torch.distributed.run`` launch of ``nproc`` ranks;
+    returns (rank 0's log per run name, the whole output). Fails the test with the output's tail on any error."""
+    plan = Path(tmp) / "plan.json"
+    plan.write_text(json.dumps({"runs": runs}, default=str))
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(nproc),
+           str(Path(__file__).resolve()), str(plan)]
+    proc = subprocess.run(cmd, env=dict(env, PYTHONPATH=str(REPO)), cwd=REPO, capture_output=True, text=True,
+                          timeout=600)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0, output[-6000:]
+    logs = {m.group(1): m.group(2) for m in re.finditer(r"LLAVA_ECG_RUN (\w+) BEGIN\n(.*?)LLAVA_ECG_RUN \1 END",
+                                                       output, re.S)}
+    assert set(logs) == {r["name"] for r in runs}, output[-4000:]
+    return logs, output
 
 
 def _fresh_state() -> None:

@@ -12,13 +12,11 @@ tiny model, anyres tiles from pages rendered on the fly. One launch runs every s
 from __future__ import annotations
 
 import json
-import re
-import subprocess
-import sys
 
 import pytest
 import torch
 
+from tests.support.ds_runs import launch_plan
 from tests.support.upstream_scripts import finetune_argv, pretrained_projector
 
 from ._data import REPO, TINY_PINPOINTS, TINY_RECIPE, losses, offline, read_jsonl, write_rows
@@ -80,17 +78,8 @@ def ds_runs(tiny_base, offline_env, tmp_path_factory):
             "pretrain_mm_mlp_adapter": pretrained_projector(tiny_base, tmp / "mm_projector.bin"),
             "output_dir": out["finetune_sh"]}, FINETUNE_CHANGES) + ["--batch_trace", str(tmp / "finetune.jsonl")]),
     ]
-    plan = tmp / "plan.json"
-    plan.write_text(json.dumps({"runs": [{"name": n, "args": a} for n, a in runs]}))
     env = dict(offline(offline_env), LLAVA_ECG_CACHE=str(tmp / "cache"))
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-           str(REPO / "tests" / "support" / "ds_runs.py"), str(plan)]
-    proc = subprocess.run(cmd, env=env, cwd=REPO, capture_output=True, text=True, timeout=600)
-    output = proc.stdout + proc.stderr
-    assert proc.returncode == 0, output[-6000:]
-    logs = {m.group(1): m.group(2) for m in re.finditer(r"LLAVA_ECG_RUN (\w+) BEGIN\n(.*?)LLAVA_ECG_RUN \1 END",
-                                                       output, re.S)}
-    assert set(logs) == {n for n, _ in runs}, output[-4000:]
+    logs, output = launch_plan([{"name": n, "args": a} for n, a in runs], tmp, env, nproc=2)
     return {"losses": {n: losses(text) for n, text in logs.items()}, "logs": logs, "out": out, "base": tiny_base,
             "output": output}
 
