@@ -70,9 +70,12 @@ def check_supported(config: dict, path: Path) -> None:
                   "pad/square (LLaVA-1.5) checkpoints are not exported")
     merge = config.get("mm_patch_merge_type", "flat")
     if merge != "spatial_unpad":
-        raise bad(f"mm_patch_merge_type {merge!r}: HF LlavaNext always unpads the tile grid and adds image_newline "
-                  "(spatial_unpad); a 'flat' model sees base + tile features in another order and count, so its "
-                  "export would not give the same answers (docs/evaluation.md#exporting-to-hugging-face)")
+        raise bad(f"mm_patch_merge_type {merge!r}: HF LlavaNext (and the LLaVA-NeXT of vLLM and SGLang) always "
+                  "unpads the tile grid and adds image_newline, so an export of this checkpoint would see other "
+                  "image tokens and give other answers. Evaluate it as it is with --model llava_ecg (llava-ecg "
+                  "eval, its fast path; PULSE-7B-style flat checkpoints); to export or serve, train with "
+                  "mm_patch_merge_type=spatial_unpad (one override of the pulse_7b recipes) "
+                  "(docs/evaluation.md#fast-evaluation)")
     if config.get("mm_use_im_start_end") or config.get("mm_use_im_patch_token"):
         raise bad("mm_use_im_start_end / mm_use_im_patch_token: image start/end tokens have no LlavaNext equivalent")
     if config.get("mm_vision_select_feature", "patch") not in ("patch", "cls_patch"):
