@@ -51,12 +51,15 @@ CLIP = SimpleNamespace(crop_size={"height": 336, "width": 336}, size={"shortest_
 DPI = 200
 OWN = {"eik": "eik", "eik+mix": "eik", "EIK": "EIK"}
 
-# one factor of the ``eik`` style (or of the spec) changed at a time, toward what ECG-Image-Kit draws
+# one factor of the ``eik`` style (or of the spec) changed at a time: the two ECG-Image-Kit matches of 2026-12-07
+# undone (grid edges, trace ink), then factors pushed past what ECG-Image-Kit draws, to see what the reader keys on
 ABLATIONS: dict[str, tuple[dict, dict]] = {  # name: (style fields, spec fields)
+    "grid without AA edges": ({"grid_antialias": False}, {}),
+    "trace ink gain 1.6": ({"ink_gain": 1.6}, {}),
+    "both undone (eik before)": ({"grid_antialias": False, "ink_gain": 1.6}, {}),
     "trace 1.0 pt": ({"trace_pt": 1.0}, {}),
     "trace 0.5 pt": ({"trace_pt": 0.5}, {}),
     "trace ink gain 1.0": ({"ink_gain": 1.0}, {}),
-    "trace ink gain 2.5": ({"ink_gain": 2.5}, {}),
     "trace black": ({"ink_grey": (0.0, 0.0)}, {}),
     "trace no AA": ({}, {"antialias": False}),
     "grid 0.75 pt": ({"grid_pt": 0.75}, {}),
@@ -67,6 +70,19 @@ ABLATIONS: dict[str, tuple[dict, dict]] = {  # name: (style fields, spec fields)
     "no frame": ({"border_pt": 0.0}, {}),
     "paper A4": ({}, {"paper": "a4"}),
 }
+
+
+def renderer_fingerprint() -> str:
+    """A short hash of the code and ``eik`` style our pages come from: cached views are keyed by it."""
+    import hashlib
+
+    import llava_ecg.render as render
+    from llava_ecg.render.styles import get_style
+
+    h = hashlib.sha256(repr(get_style("eik")).encode())
+    for path in sorted(Path(render.__file__).parent.rglob("*.py")):
+        h.update(path.read_bytes())
+    return h.hexdigest()[:8]
 
 
 def anyres():
@@ -269,8 +285,9 @@ def main(argv=None) -> int:
     if unknown:
         ap.error(f"unknown --ablate {unknown}; known: {list(ABLATIONS)}")
 
+    fp = renderer_fingerprint()  # views, models and verdicts of an older renderer are never reused
     t0 = time.time()
-    tests = {"eik": lambda: cached(out / f"pages/test-eik-{n_te}.npy",
+    tests = {"eik": lambda: cached(out / f"pages/test-eik-{fp}-{n_te}.npy",
                                    lambda: our_set(test_recs, "eik", mix=None, seed=1, variants=1))}
     if cache:
         tests["EIK"] = lambda: cached(out / f"pages/test-EIK-{n_te}.npy", lambda: eik_set(test_recs, cache,
@@ -279,12 +296,12 @@ def main(argv=None) -> int:
         style, spec = ablation_style(name)
         tag = name.replace(" ", "_")
         tests[f"eik [{name}]"] = (lambda style=style, spec=spec, tag=tag: cached(
-            out / f"pages/test-eik~{tag}-{n_te}.npy",
+            out / f"pages/test-eik~{tag}-{fp}-{n_te}.npy",
             lambda: our_set(test_recs, style, mix=None, seed=1, variants=1, spec=spec)))
     trains = {
-        "eik": (lambda: cached(out / f"pages/train-eik-{n_tr}.npy",
+        "eik": (lambda: cached(out / f"pages/train-eik-{fp}-{n_tr}.npy",
                                lambda: our_set(train_recs, "eik", mix=None, seed=2, variants=1)), train_recs),
-        "eik+mix": (lambda: cached(out / f"pages/train-eik-{args.mix}-{n_tr}x{args.variants}.npy",
+        "eik+mix": (lambda: cached(out / f"pages/train-eik-{args.mix}-{fp}-{n_tr}x{args.variants}.npy",
                                    lambda: our_set(train_recs, "eik", mix=args.mix, seed=2,
                                                    variants=args.variants)), train_recs),
     }
@@ -295,7 +312,7 @@ def main(argv=None) -> int:
     test_sets = {k: v for k, v in test_sets.items() if v is not None}
     print(f"test sets ready in {time.time() - t0:.0f} s: {list(test_sets)}", flush=True)
 
-    setting = f"tr{n_tr}-te{n_te}-ep{args.epochs}"
+    setting = f"{fp}-tr{n_tr}-te{n_te}-ep{args.epochs}"
     correct: dict[tuple[str, str], list[np.ndarray]] = {}
     timings = {}
     for name in [s for s in args.train_sets.split(",") if s]:

@@ -172,14 +172,16 @@ def train(cfg: QuickstartConfig, base, data: dict[str, Path]) -> Path:
         # every row is drawn on the fly from records_root; image_folder only has to exist
         "records_root": cfg.out_dir / "records", "image_folder": cfg.out_dir / "records",
         "output_dir": out, "num_train_epochs": cfg.epochs, "max_steps": cfg.max_steps, "seed": cfg.seed,
-        "rerender_per_epoch": True,
+        "rerender_per_epoch": True, "dataloader_num_workers": cfg.workers,
         "logging_steps": max(1, min(10, cfg.max_steps // 3)) if cfg.max_steps > 0 else 10,
     }
     if cfg.minutes:
         overrides["max_train_minutes"] = cfg.minutes
     cmd = [sys.executable, "-m", "llava_ecg.train.run", RECIPE, *[f"{k}={v}" for k, v in overrides.items()]]
-    log = cfg.out_dir / "logs" / "train.log"
-    _run_logged(cmd, log, _env(cfg), "training")
+    env = _env(cfg)
+    threads = int(env.get("OMP_NUM_THREADS") or os.cpu_count() or 1)
+    env["OMP_NUM_THREADS"] = str(max(1, threads - cfg.workers))  # the loader worker has the rest
+    _run_logged(cmd, cfg.out_dir / "logs" / "train.log", env, "training")
     return out
 
 

@@ -28,7 +28,7 @@ from .header import _FIELDS, _format, _value
 from .layouts import get_layout
 from .page import (SHIFT, TRACE_WIDTH_MM, PageGeometry, PanelBox, _check, _stamp, _usable_leads, panel_trace,
                    page_seconds)
-from .paper import LEVELS, MAJOR, MINOR, PAPERS, GridColors, palette_of, px_per_mm
+from .paper import LEVELS, MAJOR, MAJOR_EDGE, MINOR, MINOR_EDGE, PAPERS, GridColors, palette_of, px_per_mm
 from .styles import PT_PER_INCH, Style
 
 STRIP_LABEL_BELOW_MM = 8.0
@@ -89,27 +89,43 @@ def _page_mm(spec, layout) -> tuple[float, float]:
 
 
 @lru_cache(maxsize=8)
-def _background(width: int, height: int, dpi: float, line_px: int, minor: bool, major: bool) -> np.ndarray:
-    """Pixel classes of the grid, anchored bottom-left, in ECG-Image-Kit's drawing order."""
+def _background(width: int, height: int, dpi: float, line_px: int, minor: bool, major: bool,
+                edges: bool = False) -> np.ndarray:
+    """Pixel classes of the grid, anchored bottom-left, in ECG-Image-Kit's drawing order. With ``edges`` every
+    line gets a one-pixel anti-aliased edge on both sides (classes ``MINOR_EDGE`` / ``MAJOR_EDGE``) on pixels
+    no line core covers: a matplotlib line of fractional width snapped to a pixel centre."""
     out = np.zeros((height, width), dtype=np.uint8)
     k = px_per_mm(dpi)
 
-    def lines(size: int, every_mm: int, skip_mm: int | None, from_end: bool = False) -> np.ndarray:
+    def lines(size: int, every_mm: int, skip_mm: int | None, from_end: bool = False, pad: int = 0) -> np.ndarray:
         mm = np.arange(0, size / k + 1)
         mm = mm[mm % every_mm == 0] if skip_mm is None else mm[mm % skip_mm != 0]
         centre = np.rint(size - mm * k if from_end else mm * k).astype(int)
-        idx = (centre[:, None] + np.arange(line_px)[None, :] - line_px // 2).ravel()
+        idx = (centre[:, None] + np.arange(-pad, line_px + pad)[None, :] - line_px // 2).ravel()
         return idx[(idx >= 0) & (idx < size)]
 
     draw_minor = minor and k >= 3.0
-    if major:
-        out[:, lines(width, 5, None)] = MAJOR * LEVELS
-    if draw_minor:
-        out[:, lines(width, 1, 5)] = MINOR * LEVELS
-    if major:
-        out[lines(height, 5, None, True), :] = MAJOR * LEVELS
-    if draw_minor:
-        out[lines(height, 1, 5, True), :] = MINOR * LEVELS
+    # (class, every, skip, axis) in drawing order; axis 1: vertical lines (columns), 0: horizontal (rows)
+    order = [(MAJOR, 5, None, 1, major), (MINOR, 1, 5, 1, draw_minor), (MAJOR, 5, None, 0, major),
+             (MINOR, 1, 5, 0, draw_minor)]
+    if edges:  # edges first, darker ones last; a core drawn later covers them
+        edge = np.zeros_like(out)
+        for cls, every, skip, axis, on in sorted(order, key=lambda o: o[0] == MAJOR):
+            if on:
+                size = width if axis == 1 else height
+                idx = lines(size, every, skip, from_end=axis == 0, pad=1)
+                value = (MAJOR_EDGE if cls == MAJOR else MINOR_EDGE) * LEVELS
+                if axis == 1:
+                    edge[:, idx] = np.maximum(edge[:, idx], value) if cls == MINOR else value
+                else:
+                    edge[idx, :] = np.maximum(edge[idx, :], value) if cls == MINOR else value
+        out = edge
+    for cls, every, skip, axis, on in order:
+        if on:
+            if axis == 1:
+                out[:, lines(width, every, skip)] = cls * LEVELS
+            else:
+                out[lines(height, every, skip, True), :] = cls * LEVELS
     out.setflags(write=False)
     return out
 
@@ -169,10 +185,11 @@ def draw_eik_page(ecg, spec, style: Style, *, grid: str | None = None) -> tuple[
     usable = _usable_leads(ecg)
     first_lead = ecg.leads[min(usable.values())]
     trace_px = _pt_px(style.trace_pt, dpi) if style.trace_pt else spec.line_width * k
-    # an anti-aliased 1 px OpenCV line carries ~1.4 px of ink: its coverage is scaled up (``ink_gain``) so its core
-    # is solid and its total close to ``trace_px``; wider traces are dilated first
+    # a 1 px anti-aliased OpenCV line has a triangular coverage profile; scaled by g (clipped at full) it is 2 - 1/g px
+    # wide at half darkness. g is chosen to give 0.8 x trace_px there (matplotlib's stroke, measured at 200 dpi:
+    # docs/rendering.md), at most ``ink_gain``; traces of 2.5 px and more are dilated first
     dilate = max(1, int(round(trace_px - 1))) if spec.antialias else 1
-    gain = min(style.ink_gain, max(1.0, trace_px / 1.3))
+    gain = 1.0 if dilate > 1 else min(style.ink_gain, max(1.0, 1.0 / max(2.0 - 0.8 * trace_px, 1e-3)))
     # page coordinates put pixel i on [i, i + 1); OpenCV puts its centre at i: shift by half a pixel, and by
     # another half when an even dilation kernel would move the line
     offset = 0.5 + (0.5 if dilate % 2 == 0 else 0.0)
@@ -240,13 +257,20 @@ def draw_eik_page(ecg, spec, style: Style, *, grid: str | None = None) -> tuple[
     lut = np.rint(coverage * (LEVELS - 1)).astype(np.uint8) if spec.antialias else \
         np.where(np.arange(256) >= 96, LEVELS - 1, 0).astype(np.uint8)
     index = cv2.LUT(ink, lut)
-    colors = _thin_lines(style.grids[grid], _pt_px(style.grid_pt or 0.5, dpi))
+    grid_px = _pt_px(style.grid_pt or 0.5, dpi)
+    colors = _thin_lines(style.grids[grid], grid_px)
+    edge = 0.0
     if colors.minor or colors.major:
-        line_px = max(1, int(round(_pt_px(style.grid_pt or 0.5, dpi))))
-        bg = _background(width, height, dpi, line_px, colors.minor is not None, colors.major is not None)
+        if style.grid_antialias and grid_px > 1:  # an odd core and the rest of the width shared by its two edges
+            line_px = max(1, int(grid_px) - (1 - int(grid_px) % 2))
+            edge = (grid_px - line_px) / 2
+        else:
+            line_px = max(1, int(round(grid_px)))
+        bg = _background(width, height, dpi, line_px, colors.minor is not None, colors.major is not None,
+                         edge > 0.02)
         index = cv2.add(bg, index)
     image = Image.frombuffer("P", (width, height), np.ascontiguousarray(index), "raw", "P", 0, 1)
-    image.putpalette(palette_of(colors, ink_color(style, spec, grid)).tobytes())
+    image.putpalette(palette_of(colors, ink_color(style, spec, grid), edge=edge).tobytes())
     geometry = PageGeometry(width, height, dpi, k, spec.speed * k, spec.gain * k, layout.name, tuple(boxes),
                             row_mm * k)
     return image, geometry

@@ -43,7 +43,8 @@ INK = (18, 18, 24)
 MIN_PX_PER_MM_FOR_MINOR_GRID = 3.0
 
 # Pixel classes of the pre-drawn background; the palette index of a pixel is class * LEVELS + ink level.
-PAPER, MINOR, MAJOR = 0, 1, 2
+# The edge classes are the anti-aliased rims of grid lines (paper partly covered by the line's colour).
+PAPER, MINOR, MAJOR, MINOR_EDGE, MAJOR_EDGE = 0, 1, 2, 3, 4
 LEVELS = 16
 
 
@@ -61,12 +62,15 @@ def palette(grid: str) -> np.ndarray:
     return palette_of(GRIDS[grid], INK)
 
 
-def palette_of(colors: GridColors, ink_rgb: tuple[int, int, int]) -> np.ndarray:
-    """``palette`` for any colour scheme and ink."""
+def palette_of(colors: GridColors, ink_rgb: tuple[int, int, int], *, edge: float = 0.0) -> np.ndarray:
+    """``palette`` for any colour scheme and ink; ``edge``: the coverage of the edge classes by their line."""
     major = colors.major or colors.paper
     # class MINOR also carries the 5 mm lines at low dpi; a scheme without a 1 mm grid shows them half-strength
     minor = colors.minor or tuple((a + b) // 2 for a, b in zip(colors.paper, major))
     bases = [colors.paper, minor, major]
+    if edge:
+        paper = np.asarray(colors.paper, dtype=np.float64)
+        bases += [paper + (np.asarray(c, dtype=np.float64) - paper) * edge for c in (minor, major)]
     alpha = np.linspace(0.0, 1.0, LEVELS)[:, None]
     ink = np.asarray(ink_rgb, dtype=np.float64)
     rows = [np.asarray(b, dtype=np.float64) * (1 - alpha) + ink * alpha for b in bases]

@@ -45,6 +45,7 @@ class Style:
     grids: dict[str, GridColors] = field(default_factory=lambda: GRIDS)
     ink_grey: tuple[float, float] | None = None  # trace grey drawn per seed from this range; None: paper.INK
     grid_pt: float | None = None  # grid line width, both 1 mm and 5 mm lines
+    grid_antialias: bool = False  # eik: a fractional width gives lines anti-aliased edges (else rounded to pixels)
     trace_pt: float | None = None  # None: the spec's line_width (mm)
     pulse_pt: float | None = None
     separator_pt: float | None = None
@@ -53,7 +54,7 @@ class Style:
     font: str = "default"  # "default" (Pillow's bundled font) or "dejavu" (DejaVu Sans, matplotlib's default)
     label_pt: float | None = None  # lead-label and text size
     label_below_mm: float = 7.0  # eik: text baseline of a lead label below the trace baseline
-    ink_gain: float = 1.0  # anti-aliasing coverage x this (clipped): > 1 gives thin lines a solid core
+    ink_gain: float = 1.0  # eik: at most this x the anti-aliasing coverage (clipped): thin traces get a solid core
     pulse_s: tuple[float, float, float] = (0.003, 0.201, 0.206)  # eik: rise, fall, end of the pulse after its start
 
 
@@ -75,5 +76,6 @@ register_style(Style(
     ink_grey=(0.0, 0.2),  # ECG-Image-Kit draws the trace grey uniformly from 0-0.2 per image
     grid_pt=0.5, trace_pt=0.75, pulse_pt=1.125, separator_pt=2.25,
     separator_grid_fraction=0.016,  # its separator ticks grow with dpi: 6.3 mm at 200 dpi, 3.2 mm at 100 dpi
-    border_pt=0.8, font="dejavu", label_pt=11.0, ink_gain=1.6,
+    grid_antialias=True,  # its 0.5 pt lines: a 1 px core and two ~20 % edges at 200 dpi
+    border_pt=0.8, font="dejavu", label_pt=11.0, ink_gain=3.0,
 ))
