@@ -1,7 +1,7 @@
 """Transfer at the model's input: does a model trained on our pages read ECG-Image-Kit's (and the reverse)?
 
     .venv/bin/python benchmarks/transfer.py [-o transfer_out] [--cache DIR] [--quick] [--train-per-class 100]
-        [--test-per-class 100] [--eik-train-per-class 100] [--seeds 2] [--epochs 14] [--variants 3]
+        [--test-per-class 100] [--eik-train-per-class 100] [--seeds 2] [--epochs 30] [--variants 3]
         [--train-sets eik,eik+mix,EIK] [--ablate all|NAME,...] [--eik-workers 2] [--threads 2]
 
 Task (``transfer_records.py``): four classes on synthetic 12-lead records -- sinus rhythm, sinus tachycardia,
