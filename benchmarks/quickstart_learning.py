@@ -53,8 +53,20 @@ def machine() -> dict:
         cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
     except (OSError, StopIteration):
         pass
+    from llava_ecg.quickstart.config import QuickstartConfig
+
+    cfg = QuickstartConfig(out_dir=".")
     return {"cores": os.cpu_count(), "torch_threads": torch.get_num_threads(), "cpu": cpu,
+            "loader_workers": cfg.workers, "epochs": cfg.epochs,
             "torch": torch.__version__, "load_after": round(os.getloadavg()[0], 1), "date": time.strftime("%Y-%m-%d")}
+
+
+def threads(env: dict) -> str:
+    """How the training run used the cores (older records: all threads in the training process)."""
+    workers = env.get("loader_workers", 0)
+    if not workers:
+        return f"{env['torch_threads']} threads"
+    return f"{max(1, env['torch_threads'] - workers)} training thread(s) + {workers} loader worker(s)"
 
 
 def summary(rows: list[dict]) -> dict:
@@ -83,7 +95,7 @@ def readme_block(rows: list[dict], env: dict) -> str:
         f"{r0['acc_logprob']:.1f} % | {r0['auc']:.1f} |",
         f"| chance | {CHANCE:.1f} % | | | | |", "```", "",
         f"Measured {env['date']} with `benchmarks/quickstart_learning.py` ({env['cpu']}, torch {env['torch']}, "
-        f"{env['torch_threads']} threads); training took {r0['train_s']:.0f} s of a {r0['wall_s']:.0f} s run "
+        f"{threads(env)}); training took {r0['train_s']:.0f} s of a {r0['wall_s']:.0f} s run "
         f"(load average {env['load_after']} at the end).",
     ])
 
@@ -92,8 +104,8 @@ def docs_block(rows: list[dict], env: dict) -> str:
     s = summary(rows)
     classes = list(s["first"][0]["f1"])
     lines = [f"`benchmarks/quickstart_learning.py` on {env['date']} ({env['cpu']}, {env['cores']} cores, torch "
-             f"{env['torch']} with {env['torch_threads']} threads, full default budget: 1,000 records per class, "
-             f"4 epochs = {s['first'][0]['steps']} steps of batch 8, gallery off, template "
+             f"{env['torch']} with {threads(env)}, full default budget: 1,000 records per class, "
+             f"{env.get('epochs', 4):g} epochs = {s['first'][0]['steps']} steps of batch 8, gallery off, template "
              f"`{s['first'][0]['template']}` for training and both evaluations):", "",
              "| seed | before (strict) | after | 95 % CI (after) | x chance | AUC from option log-probs | "
              + " | ".join(f"F1 {c}" for c in classes) + " | training s | wall s |",
