@@ -1,6 +1,6 @@
 """Render speed: images/s/core and ms/image (median, min, max) against ECG-Image-Kit measured on this machine kind.
 
-    .venv/bin/python benchmarks/render_bench.py [-n 30] [--workers 2] [--cli N] [--eik N]
+    .venv/bin/python benchmarks/render_bench.py [-n 30] [--workers 2] [--cli N] [--eik N] [--style classic|eik]
 
 Cases: clean 3x4 + rhythm strip 2200x1700 palette PNG, the same page as JPEG, the ``heavy`` preset as JPEG,
 and the ``heavy`` preset as lossless RGB PNG, each timed per image in one process set up like a render worker
@@ -114,13 +114,14 @@ def cli(n: int, eik_n: int, eik_setup: bool, repeats: int = 2) -> None:
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")]))
     ours = {}
     for name, (kwargs, fmt, _) in CASES.items():
-        distort = kwargs["distort"] or "none"
+        distort, style = kwargs["distort"] or "none", kwargs.get("style", "classic")
 
-        def run(recs, tag, fmt=fmt, distort=distort):  # CPU seconds (children's rusage): robust to a shared machine
+        def run(recs, tag, fmt=fmt, distort=distort, style=style):  # CPU seconds (children's rusage): robust to a shared machine
             out = work / f"{tag}-{fmt}-{distort}"
             before = resource.getrusage(resource.RUSAGE_CHILDREN)
             subprocess.run([sys.executable, "-m", "llava_ecg.cli", "render", *recs, "-o", str(out), "--format", fmt,
-                            "--distort", distort, "--workers", "1"], env=env, check=True, capture_output=True)
+                            "--distort", distort, "--style", style, "--workers", "1"], env=env, check=True,
+                           capture_output=True)
             after = resource.getrusage(resource.RUSAGE_CHILDREN)
             return after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
 
@@ -161,10 +162,14 @@ def main():
     parser.add_argument("--cli-repeats", type=int, default=2, help="command-line runs per case (median)")
     parser.add_argument("--eik", type=int, default=0, help="also time ECG-Image-Kit on N records (with --cli)")
     parser.add_argument("--eik-setup", action="store_true", help="run benchmarks/eik/setup.sh when needed")
+    parser.add_argument("--style", default="classic", help="our style in every case (eik: ECG-Image-Kit's look)")
     args = parser.parse_args()
+    for kwargs, _fmt, _anchor in CASES.values():
+        kwargs["style"] = args.style
     import os
 
-    print("load average (1, 5, 15 min) at start: %.2f %.2f %.2f on %d cores" % (*os.getloadavg(), os.cpu_count()))
+    print("load average (1, 5, 15 min) at start: %.2f %.2f %.2f on %d cores; style %s"
+          % (*os.getloadavg(), os.cpu_count(), args.style))
     single(args.n)
     if args.cli:
         cli(max(2, args.cli), args.eik, args.eik_setup, max(1, args.cli_repeats))
