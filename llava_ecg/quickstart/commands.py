@@ -23,11 +23,11 @@ def _run(args) -> int:
 
 def register(sub) -> None:
     p = sub.add_parser("quickstart", help="CPU demo: records -> images -> instructions -> train a tiny LLaVA -> "
-                       "lmms-eval -> report (offline, ~5 min on 2 cores)",
+                       "lmms-eval -> report (offline, ~9 min on 2 cores)",
                        description="Every stage on a CPU, offline: synthetic WFDB records (4 rhythm classes), "
                        "gallery, on-the-fly training rows and an ECGBench-format held-out set, lmms-eval before "
                        "and after training a tiny LLaVA with upstream llava.train, then OUTPUT/report.md. "
-                       "~5 min on a quiet 2-core machine with the defaults (docs/quickstart.md).",
+                       "~9 min on a quiet 2-core machine with the defaults (docs/quickstart.md).",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("-o", "--output", default="quickstart_out", type=output_path, help="output folder")
     p.add_argument("--minutes", type=positive_float, help="cap training at this many minutes (stops gracefully)")
