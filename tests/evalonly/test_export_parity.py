@@ -20,18 +20,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.train_venv import train_python
+
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]  # holds tests/ (a checkout, or CI's copy)
 LOGPROB_TOL = 2e-3  # nats; measured 2026-12-07 (docs/evaluation.md#exporting-to-hugging-face)
-
-
-def _train_python() -> str | None:
-    for candidate in (os.environ.get("LLAVA_ECG_TRAIN_PYTHON"), str(ROOT / ".venv" / "bin" / "python")):
-        if candidate and Path(candidate).is_file():
-            probe = subprocess.run([candidate, "-c", "import llava, llava_ecg"], capture_output=True)
-            if probe.returncode == 0:
-                return candidate
-    return None
 
 
 def _samples(root: Path) -> dict:
@@ -50,11 +43,7 @@ def reference(tmp_path_factory, offline_env) -> Path:
         from transformers import AutoModelForImageTextToText, LlavaNextProcessor  # noqa: F401
     except ImportError:
         pytest.skip("the export needs a current transformers (LlavaNext): this runs in the eval-only install")
-    python = _train_python()
-    if python is None:
-        if os.environ.get("LLAVA_ECG_REQUIRE_TRAIN_VENV") == "1":
-            pytest.fail("LLAVA_ECG_REQUIRE_TRAIN_VENV=1 but no training install (set LLAVA_ECG_TRAIN_PYTHON)")
-        pytest.skip("no training install (upstream LLaVA) to run the llava_ecg side: set LLAVA_ECG_TRAIN_PYTHON")
+    python = train_python("run the llava_ecg side")
     out = tmp_path_factory.mktemp("reference")
     env = dict(offline_env, PYTHONPATH=os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p))
     env.pop("PATH", None)

@@ -31,6 +31,7 @@ pytest.importorskip("openai", reason="lmms-eval's openai model needs the openai 
 
 from tests.eval.ecgbench_fixture import write_ecgbench  # noqa: E402
 from tests.support.openai_stub import OpenAIStub, Reply  # noqa: E402
+from tests.support.train_venv import train_python  # noqa: E402
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
@@ -63,21 +64,9 @@ SGLANG = {
 }
 
 
-def _train_python() -> str | None:
-    for candidate in (os.environ.get("LLAVA_ECG_TRAIN_PYTHON"), str(ROOT / ".venv" / "bin" / "python")):
-        if candidate and Path(candidate).is_file():
-            if subprocess.run([candidate, "-c", "import llava, llava_ecg"], capture_output=True).returncode == 0:
-                return candidate
-    return None
-
-
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory, offline_env) -> Path:
-    python = _train_python()
-    if python is None:
-        if os.environ.get("LLAVA_ECG_REQUIRE_TRAIN_VENV") == "1":
-            pytest.fail("LLAVA_ECG_REQUIRE_TRAIN_VENV=1 but no training install (set LLAVA_ECG_TRAIN_PYTHON)")
-        pytest.skip("no training install (upstream LLaVA) to write the original checkpoint: set LLAVA_ECG_TRAIN_PYTHON")
+    python = train_python("write the original checkpoint")
     root = tmp_path_factory.mktemp("serve")
     env = dict(offline_env, PYTHONPATH=os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p))
     code = ("import sys; from llava_ecg.tiny import build_tiny_checkpoint; build_tiny_checkpoint(sys.argv[1], "
