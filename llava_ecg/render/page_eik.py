@@ -105,27 +105,24 @@ def _background(width: int, height: int, dpi: float, line_px: int, minor: bool, 
         return idx[(idx >= 0) & (idx < size)]
 
     draw_minor = minor and k >= 3.0
-    # (class, every, skip, axis) in drawing order; axis 1: vertical lines (columns), 0: horizontal (rows)
+    # (class, every, skip, axis, drawn) in drawing order; axis 1: vertical lines (columns), 0: horizontal (rows)
     order = [(MAJOR, 5, None, 1, major), (MINOR, 1, 5, 1, draw_minor), (MAJOR, 5, None, 0, major),
              (MINOR, 1, 5, 0, draw_minor)]
-    if edges:  # edges first, darker ones last; a core drawn later covers them
-        edge = np.zeros_like(out)
-        for cls, every, skip, axis, on in sorted(order, key=lambda o: o[0] == MAJOR):
-            if on:
-                size = width if axis == 1 else height
-                idx = lines(size, every, skip, from_end=axis == 0, pad=1)
-                value = (MAJOR_EDGE if cls == MAJOR else MINOR_EDGE) * LEVELS
-                if axis == 1:
-                    edge[:, idx] = np.maximum(edge[:, idx], value) if cls == MINOR else value
-                else:
-                    edge[idx, :] = np.maximum(edge[idx, :], value) if cls == MINOR else value
-        out = edge
+
+    def draw(value: int, every: int, skip: int | None, axis: int, pad: int = 0) -> None:
+        if axis == 1:
+            out[:, lines(width, every, skip, pad=pad)] = value
+        else:
+            out[lines(height, every, skip, True, pad=pad), :] = value
+
+    if edges:  # rims first, the 5 mm lines' over the 1 mm lines'; the cores drawn next cover any rim they overlap
+        for cls, rim in ((MINOR, MINOR_EDGE), (MAJOR, MAJOR_EDGE)):
+            for c, every, skip, axis, on in order:
+                if on and c == cls:
+                    draw(rim * LEVELS, every, skip, axis, pad=1)
     for cls, every, skip, axis, on in order:
         if on:
-            if axis == 1:
-                out[:, lines(width, every, skip)] = cls * LEVELS
-            else:
-                out[lines(height, every, skip, True), :] = cls * LEVELS
+            draw(cls * LEVELS, every, skip, axis)
     out.setflags(write=False)
     return out
 
@@ -261,13 +258,13 @@ def draw_eik_page(ecg, spec, style: Style, *, grid: str | None = None) -> tuple[
     colors = _thin_lines(style.grids[grid], grid_px)
     edge = 0.0
     if colors.minor or colors.major:
-        if style.grid_antialias and grid_px > 1:  # an odd core and the rest of the width shared by its two edges
-            line_px = max(1, int(grid_px) - (1 - int(grid_px) % 2))
+        if style.grid_antialias and grid_px > 1:  # the largest odd core, the rest of the width shared by two edges
+            line_px = int(grid_px) if int(grid_px) % 2 else int(grid_px) - 1
             edge = (grid_px - line_px) / 2
+            edge = edge if edge > 0.02 else 0.0
         else:
             line_px = max(1, int(round(grid_px)))
-        bg = _background(width, height, dpi, line_px, colors.minor is not None, colors.major is not None,
-                         edge > 0.02)
+        bg = _background(width, height, dpi, line_px, colors.minor is not None, colors.major is not None, edge > 0)
         index = cv2.add(bg, index)
     image = Image.frombuffer("P", (width, height), np.ascontiguousarray(index), "raw", "P", 0, 1)
     image.putpalette(palette_of(colors, ink_color(style, spec, grid), edge=edge).tobytes())
